@@ -1,0 +1,38 @@
+"""Typed, validated configuration of a mesh (pydantic v2). See README "Configuration reference"."""
+
+from .base import Duration, duration_seconds
+from .control_plane import (
+    ChartRepository,
+    ControlPlaneSpec,
+    GatewayKind,
+    GatewaySpec,
+    HighAvailability,
+    MeshConfig,
+    OutboundTrafficPolicy,
+    Resources,
+    revision_from_version,
+)
+from .errors import ConfigError, Problem
+from .loading import CONFIG_KEY, load_stack_file, parse_mesh, read_stack_file
+from .mesh import MeshSpec
+from .namespaces import DataplaneMode, NamespaceSpec
+from .observability import AddonSpec, GrafanaSpec, JaegerSpec, ObservabilitySpec, TracingSpec
+from .security import AccessSpec, Caller, MtlsMode, MtlsSpec, WorkloadMtls
+from .traffic import (
+    CircuitBreakerSpec,
+    ExposureSpec,
+    FaultAbort,
+    FaultDelay,
+    FaultSpec,
+    HeaderMatch,
+    MatchRule,
+    MirrorSpec,
+    PortSpec,
+    RetrySpec,
+    ServiceSpec,
+    TlsMode,
+    TrafficSpec,
+    VersionSpec,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

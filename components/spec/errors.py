@@ -1,0 +1,66 @@
+"""The one error type bad configuration raises, listing every problem with its config path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pydantic
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration."""
+
+    #: Dotted config path, e.g. ``mesh.services.payment.traffic.split.v2``.
+    path: str
+    #: What was expected, in words.
+    message: str
+    #: The value that was given, when there was one.
+    given: Any = None
+    #: Stable check code (``MR…``) for cross-resource checks; empty for schema errors.
+    code: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}"
+        if self.given is not None and "got " not in self.message:
+            text += f", got {self.given!r}"
+        if self.code:
+            text += f" [{self.code}]"
+        return text
+
+
+class ConfigError(ValueError):
+    """Raised when stack configuration is invalid, before any resource is registered."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        lines = [f"invalid mesh configuration ({len(self.problems)} {noun}):"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+def problems_from_validation_error(error: pydantic.ValidationError, root: str) -> list[Problem]:
+    """Turn pydantic's errors into :class:`Problem` objects whose paths start at ``root``."""
+    problems = []
+    for detail in error.errors(include_url=False):
+        path = ".".join([root, *(str(part) for part in detail["loc"])])
+        message = _expected(detail)
+        given = None if detail["type"] in ("missing",) else detail.get("input")
+        if isinstance(given, (dict, list)) and detail["type"] != "extra_forbidden":
+            # A whole sub-mapping echoed back is noise; the message names the offending key.
+            given = None
+        problems.append(Problem(path=path, message=message, given=given))
+    return problems
+
+
+def _expected(detail: dict) -> str:
+    kind = detail["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling against the config reference)"
+    message = detail["msg"]
+    # pydantic prefixes custom validator messages with "Value error, "; the rest already reads well.
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,41 @@
+"""Reading configuration: plain data (from Pulumi config or a stack file) to a validated :class:`MeshSpec`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import pydantic
+import yaml
+
+from .errors import ConfigError, Problem, problems_from_validation_error
+from .mesh import MeshSpec
+
+#: The structured stack config key holding the mesh (``mesh-rollout:mesh``).
+CONFIG_KEY = "mesh"
+PROJECT = "mesh-rollout"
+
+
+def parse_mesh(data: Any, root: str = CONFIG_KEY) -> MeshSpec:
+    """Validate plain data as a :class:`MeshSpec`; every problem is reported at once as a :class:`ConfigError`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError([Problem(root, "must be a mapping of mesh settings", type(data).__name__)])
+    try:
+        return MeshSpec.model_validate(dict(data))
+    except pydantic.ValidationError as error:
+        raise ConfigError(problems_from_validation_error(error, root)) from None
+
+
+def read_stack_file(path: str | Path) -> dict[str, Any]:
+    """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file, keys without the project prefix."""
+    document = yaml.safe_load(Path(path).read_text()) or {}
+    config = document.get("config") or {}
+    prefix = f"{PROJECT}:"
+    return {key.removeprefix(prefix): value for key, value in config.items()}
+
+
+def load_stack_file(path: str | Path) -> MeshSpec:
+    """Parse the mesh of a stack file (for tools and tests that run without the Pulumi engine)."""
+    return parse_mesh(read_stack_file(path).get(CONFIG_KEY))

@@ -1,0 +1,49 @@
+"""The root of the typed configuration: ``mesh-rollout:mesh`` in a stack file."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, model_validator
+
+from .base import DNS_LABEL_PATTERN, Model
+from .control_plane import ControlPlaneSpec
+from .namespaces import NamespaceSpec
+from .observability import ObservabilitySpec
+from .security import MtlsSpec
+from .traffic import ServiceSpec
+
+
+class MeshSpec(Model):
+    """Everything one stack rolls out."""
+
+    environment: str = Field(default="dev", description="Environment name (labels, docs).")
+    production: bool = Field(default=False, description="Production stack: stricter checks (no fault injection).")
+    trust_domain: str = Field(default="cluster.local", description="Mesh trust domain used in principals.")
+    cluster_domain: str = Field(default="cluster.local", description="Kubernetes DNS domain used in service hosts.")
+    control_plane: ControlPlaneSpec = Field(default_factory=ControlPlaneSpec, description="Istio control plane.")
+    namespaces: dict[str, NamespaceSpec] = Field(default_factory=dict, description="Mesh namespaces by name.")
+    mtls: MtlsSpec = Field(default_factory=MtlsSpec, description="Mutual TLS.")
+    services: dict[str, ServiceSpec] = Field(default_factory=dict, description="Services by name.")
+    observability: Optional[ObservabilitySpec] = Field(
+        default_factory=ObservabilitySpec, description="Observability stack; null turns it off."
+    )
+
+    @model_validator(mode="after")
+    def _names_are_labels(self) -> "MeshSpec":
+        import re
+
+        for kind, names in (("namespace", self.namespaces), ("service", self.services)):
+            for name in names:
+                if not re.match(DNS_LABEL_PATTERN, name):
+                    raise ValueError(f"{kind} name {name!r} must be a DNS label (lowercase letters, digits, '-')")
+        return self
+
+    @property
+    def root_namespace(self) -> str:
+        """Istio's root namespace: mesh-wide policies live here."""
+        return self.control_plane.namespace
+
+    def service_host(self, name: str) -> str:
+        """Fully qualified host of a service in ``services``."""
+        return f"{name}.{self.services[name].namespace}.svc.{self.cluster_domain}"

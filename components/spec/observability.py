@@ -1,0 +1,84 @@
+"""Configuration of metrics, dashboards, tracing and the mesh console, and of Istio's Telemetry API."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import Field, model_validator
+
+from .base import DNS_LABEL_PATTERN, Model
+from .control_plane import ChartRepository
+
+
+class AddonSpec(Model):
+    """An observability add-on: installed from its upstream chart (pinned), or an existing endpoint, or off."""
+
+    enabled: bool = Field(default=True, description="Wire this add-on in at all.")
+    url: Optional[str] = Field(
+        default=None, description="Use this existing endpoint instead of installing the chart (e.g. a managed one)."
+    )
+    chart_version: Optional[str] = Field(default=None, description="Chart version; default: the pinned version.")
+    repository: Optional[ChartRepository] = Field(default=None, description="Chart source; default: upstream repo.")
+    values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values, deep-merged last.")
+
+    @property
+    def installs_chart(self) -> bool:
+        """Whether the package installs the chart (enabled and no existing endpoint given)."""
+        return self.enabled and self.url is None
+
+
+class GrafanaSpec(AddonSpec):
+    """Grafana with a Prometheus datasource and Istio's dashboards from grafana.com."""
+
+    dashboards: dict[str, int] = Field(
+        default_factory=lambda: {
+            "istio-mesh": 7639,
+            "istio-service": 7636,
+            "istio-workload": 7630,
+            "istio-control-plane": 7645,
+            "istio-performance": 11829,
+        },
+        description="Dashboards by name -> grafana.com id.",
+    )
+
+
+class JaegerSpec(AddonSpec):
+    """Jaeger: collector (OTLP) for the proxies, query UI for Kiali and people."""
+
+    collector_host: Optional[str] = Field(
+        default=None,
+        description="OTLP collector host (e.g. otel-collector.tracing.svc.cluster.local); default: the chart's "
+        "collector. Required with `url`.",
+    )
+    collector_port: int = Field(default=4317, ge=1, le=65535, description="OTLP gRPC port of the collector.")
+
+    @model_validator(mode="after")
+    def _collector_with_url(self) -> "JaegerSpec":
+        if self.enabled and self.url is not None and self.collector_host is None:
+            raise ValueError("collectorHost is required when url points at an existing Jaeger")
+        return self
+
+
+class TracingSpec(Model):
+    """Trace sampling through Istio's Telemetry API."""
+
+    sampling_percent: float = Field(default=1.0, ge=0, le=100, description="Share of requests traced, 0-100.")
+    provider: str = Field(default="jaeger", pattern=DNS_LABEL_PATTERN, description="Extension provider name.")
+
+
+class ObservabilitySpec(Model):
+    """Prometheus, Grafana, Jaeger and Kiali, wired to each other and to Istio's Telemetry API."""
+
+    namespace: str = Field(default="istio-system", pattern=DNS_LABEL_PATTERN, description="Add-on namespace.")
+    tracing: TracingSpec = Field(default_factory=TracingSpec, description="Trace sampling.")
+    access_logging: bool = Field(default=True, description="Envoy access logs through the Telemetry API.")
+    prometheus: AddonSpec = Field(default_factory=AddonSpec, description="Prometheus.")
+    grafana: GrafanaSpec = Field(default_factory=GrafanaSpec, description="Grafana.")
+    jaeger: JaegerSpec = Field(default_factory=JaegerSpec, description="Jaeger (OTLP collector + UI).")
+    kiali: AddonSpec = Field(default_factory=AddonSpec, description="Kiali console.")
+
+    @model_validator(mode="after")
+    def _kiali_needs_prometheus(self) -> "ObservabilitySpec":
+        if self.kiali.installs_chart and not self.prometheus.enabled:
+            raise ValueError("kiali needs prometheus: enable prometheus or give prometheus.url")
+        return self

@@ -1,0 +1,97 @@
+"""Configuration of mutual TLS and zero-trust access."""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import DNS_LABEL_PATTERN, Model
+
+
+class MtlsMode(str, enum.Enum):
+    """PeerAuthentication modes."""
+
+    STRICT = "STRICT"
+    PERMISSIVE = "PERMISSIVE"
+    DISABLE = "DISABLE"
+    UNSET = "UNSET"
+
+
+class WorkloadMtls(Model):
+    """An mTLS exception for one service's workloads, optionally per port."""
+
+    mode: MtlsMode = Field(default=MtlsMode.UNSET, description="Mode for the whole workload (UNSET = inherit).")
+    ports: dict[int, MtlsMode] = Field(
+        default_factory=dict, description="Port-level modes, e.g. {9090: DISABLE} for a plaintext metrics scrape."
+    )
+
+
+class MtlsSpec(Model):
+    """Mutual TLS: one mesh-wide mode with namespace and workload exceptions.
+
+    Safe migration: start PERMISSIVE (plaintext and mTLS both accepted), check Kiali/metrics show only mTLS traffic,
+    then switch the mesh to STRICT, keeping PERMISSIVE exceptions only where plaintext clients remain.
+    """
+
+    mode: MtlsMode = Field(default=MtlsMode.STRICT, description="Mesh-wide mode (PeerAuthentication in the root ns).")
+    namespaces: dict[str, MtlsMode] = Field(default_factory=dict, description="Per-namespace modes.")
+    workloads: dict[str, WorkloadMtls] = Field(
+        default_factory=dict, description="Per-service exceptions, keyed by service name from `services`."
+    )
+
+
+_IDENTITY = re.compile(r"^(?P<namespace>[a-z0-9-]+)/(?P<service_account>[a-z0-9.-]+)$")
+
+
+class Caller(Model):
+    """A workload identity allowed to call a service: namespace + service account."""
+
+    namespace: str = Field(pattern=DNS_LABEL_PATTERN, description="Caller's namespace.")
+    service_account: str = Field(description="Caller's Kubernetes service account.")
+    external: bool = Field(
+        default=False, description="The caller is not managed by this stack (known-unknown: warn, don't fail)."
+    )
+    methods: list[str] = Field(default_factory=list, description="Allowed HTTP methods (L7); empty = any.")
+    paths: list[str] = Field(default_factory=list, description="Allowed paths, Istio path syntax (L7); empty = any.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_shorthand(cls, value: Union[str, dict]) -> dict:
+        # "shop/order" is shorthand for {namespace: shop, serviceAccount: order}.
+        if isinstance(value, str):
+            match = _IDENTITY.match(value)
+            if not match:
+                raise ValueError(f"caller must be '<namespace>/<serviceAccount>' or a mapping, got {value!r}")
+            return match.groupdict()
+        return value
+
+    @property
+    def is_l7(self) -> bool:
+        """Whether the rule needs an L7 proxy (sidecar or waypoint) to enforce it."""
+        return bool(self.methods or self.paths)
+
+
+class AccessSpec(Model):
+    """Who may call a service. An empty allow-list with ``allowFrom`` unset leaves access unmanaged."""
+
+    allow_from: Optional[list[Caller]] = Field(
+        default=None,
+        description="Callers allowed in (e.g. ['shop/order']); everything else is denied for this service. "
+        "An empty list denies every caller.",
+    )
+
+    @field_validator("allow_from")
+    @classmethod
+    def _unique(cls, callers: Optional[list[Caller]]) -> Optional[list[Caller]]:
+        if callers is None:
+            return callers
+        seen = set()
+        for caller in callers:
+            key = (caller.namespace, caller.service_account, tuple(caller.methods), tuple(caller.paths))
+            if key in seen:
+                raise ValueError(f"caller {caller.namespace}/{caller.service_account} is listed twice")
+            seen.add(key)
+        return callers

@@ -1,0 +1,159 @@
+"""Configuration of services and their traffic: versions, routing, resilience, fault injection, exposure."""
+
+from __future__ import annotations
+
+import enum
+from typing import Optional
+
+from pydantic import Field, model_validator
+
+from .base import DNS_LABEL_PATTERN, Duration, Model
+from .security import AccessSpec
+
+
+class PortSpec(Model):
+    """A service port. Istio infers the protocol from the name prefix (``http-…``, ``grpc``) or appProtocol."""
+
+    port: int = Field(ge=1, le=65535, description="Port number.")
+    name: Optional[str] = Field(default=None, description="Port name, e.g. http, http-web, grpc, tcp-db.")
+    app_protocol: Optional[str] = Field(default=None, description="Kubernetes appProtocol (http, http2, grpc, tcp).")
+
+
+class VersionSpec(Model):
+    """One version (DestinationRule subset) of a service."""
+
+    labels: Optional[dict[str, str]] = Field(
+        default=None, description="Pod labels selecting this version; default {version: <version name>}."
+    )
+
+
+class RetrySpec(Model):
+    """Retry policy of a route."""
+
+    attempts: int = Field(ge=0, description="Number of retries (0 turns retries off).")
+    per_try_timeout: Optional[Duration] = Field(default=None, description="Timeout of each try, e.g. 2s.")
+    retry_on: Optional[str] = Field(
+        default=None, description="Envoy retry conditions, e.g. 5xx,reset,connect-failure,retriable-4xx."
+    )
+
+
+class CircuitBreakerSpec(Model):
+    """Connection pool limits and outlier detection: Istio's circuit breaker, set on the DestinationRule."""
+
+    max_connections: Optional[int] = Field(default=None, ge=1, description="TCP connection cap per host.")
+    http1_max_pending_requests: Optional[int] = Field(default=None, ge=1, description="Queued HTTP/1 requests cap.")
+    http2_max_requests: Optional[int] = Field(default=None, ge=1, description="Concurrent HTTP/2 requests cap.")
+    max_requests_per_connection: Optional[int] = Field(default=None, ge=1, description="Requests per connection.")
+    consecutive5xx_errors: int = Field(default=5, ge=0, description="5xx errors before a host is ejected.")
+    interval: Duration = Field(default="10s", description="Ejection analysis interval.")
+    base_ejection_time: Duration = Field(default="30s", description="Minimum ejection duration.")
+    max_ejection_percent: int = Field(default=50, ge=0, le=100, description="Most hosts that may be ejected (%).")
+
+
+class FaultDelay(Model):
+    """Inject a fixed delay into a percentage of requests."""
+
+    percent: float = Field(description="Share of requests delayed, 0-100.")
+    fixed_delay: Duration = Field(description="Delay, e.g. 5s.")
+
+
+class FaultAbort(Model):
+    """Abort a percentage of requests with an HTTP status."""
+
+    percent: float = Field(description="Share of requests aborted, 0-100.")
+    http_status: int = Field(ge=200, le=599, description="HTTP status returned, e.g. 503.")
+
+
+class FaultSpec(Model):
+    """Fault injection on a route (chaos testing; never in production)."""
+
+    delay: Optional[FaultDelay] = Field(default=None, description="Delay injection.")
+    abort: Optional[FaultAbort] = Field(default=None, description="Abort injection.")
+
+
+class MirrorSpec(Model):
+    """Copy live traffic (fire and forget) to a version of this service, or to another service."""
+
+    version: Optional[str] = Field(default=None, description="Version of this (or `service`'s) service to mirror to.")
+    service: Optional[str] = Field(default=None, description="Another service (name in `services`); default: this one.")
+    percent: float = Field(default=100.0, description="Share of requests mirrored, 0-100.")
+
+
+class HeaderMatch(Model):
+    """How a header value is matched: exactly one of exact, prefix, regex."""
+
+    exact: Optional[str] = Field(default=None, description="Exact value.")
+    prefix: Optional[str] = Field(default=None, description="Value prefix.")
+    regex: Optional[str] = Field(default=None, description="RE2 regular expression.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "HeaderMatch":
+        given = [kind for kind in ("exact", "prefix", "regex") if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise ValueError(f"set exactly one of exact, prefix, regex (given: {', '.join(given) or 'none'})")
+        return self
+
+
+class MatchRule(Model):
+    """Send matching requests (a user segment, a header, a path) to one version."""
+
+    name: str = Field(pattern=DNS_LABEL_PATTERN, description="Route name (shows in metrics and access logs).")
+    headers: dict[str, HeaderMatch] = Field(default_factory=dict, description="Header matches (all must match).")
+    uri_prefix: Optional[str] = Field(default=None, description="Path prefix match.")
+    version: str = Field(description="Version receiving the matched requests.")
+    service: Optional[str] = Field(default=None, description="Another service to send them to; default: this one.")
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> "MatchRule":
+        if not self.headers and self.uri_prefix is None:
+            raise ValueError("a match needs headers or uriPrefix (otherwise it would catch every request)")
+        return self
+
+
+class TlsMode(str, enum.Enum):
+    """DestinationRule client TLS modes."""
+
+    DISABLE = "DISABLE"
+    SIMPLE = "SIMPLE"
+    MUTUAL = "MUTUAL"
+    ISTIO_MUTUAL = "ISTIO_MUTUAL"
+
+
+class TrafficSpec(Model):
+    """Routing and resilience for requests to a service."""
+
+    split: dict[str, int] = Field(
+        default_factory=dict,
+        description="Weighted split by version, e.g. {v1: 90, v2: 10}; empty = all traffic to the service.",
+    )
+    matches: list[MatchRule] = Field(default_factory=list, description="Match rules, evaluated before the split.")
+    timeout: Optional[Duration] = Field(default=None, description="Route timeout, e.g. 5s.")
+    retries: Optional[RetrySpec] = Field(default=None, description="Retry policy.")
+    circuit_breaker: Optional[CircuitBreakerSpec] = Field(default=None, description="Circuit breaker.")
+    fault: Optional[FaultSpec] = Field(default=None, description="Fault injection (dev/test stacks).")
+    mirror: Optional[MirrorSpec] = Field(default=None, description="Traffic mirroring.")
+    tls_mode: Optional[TlsMode] = Field(
+        default=None,
+        description="Explicit client TLS mode on the DestinationRule. Leave unset: it turns off auto-mTLS.",
+    )
+
+
+class ExposureSpec(Model):
+    """Publish a service through an ingress gateway."""
+
+    gateway: str = Field(description="Gateway name from controlPlane.gateways.")
+    hosts: list[str] = Field(min_length=1, description="External host names, e.g. shop.example.com.")
+    uri_prefix: str = Field(default="/", description="Path prefix routed to the service.")
+
+
+class ServiceSpec(Model):
+    """A Kubernetes Service in the mesh and everything the mesh does for it."""
+
+    namespace: str = Field(pattern=DNS_LABEL_PATTERN, description="Namespace of the Service (key of `namespaces`).")
+    service_account: Optional[str] = Field(default=None, description="Workload service account; default: name.")
+    selector: Optional[dict[str, str]] = Field(default=None, description="Workload labels; default {app: <name>}.")
+    ports: list[PortSpec] = Field(default_factory=list, description="Service ports (protocol inference check).")
+    versions: dict[str, VersionSpec] = Field(default_factory=dict, description="Versions (subsets) by name.")
+    traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="Routing and resilience.")
+    access: AccessSpec = Field(default_factory=AccessSpec, description="Zero-trust allow-list.")
+    expose: Optional[ExposureSpec] = Field(default=None, description="Ingress exposure.")
