@@ -143,7 +143,6 @@ class ExposureSpec(Model):
 
     gateway: str = Field(description="Gateway name from controlPlane.gateways.")
     hosts: list[str] = Field(min_length=1, description="External host names, e.g. shop.example.com.")
-    uri_prefix: str = Field(default="/", description="Path prefix routed to the service.")
 
 
 class ServiceSpec(Model):

@@ -1,0 +1,28 @@
+"""Turning a chart source (Helm repo, OCI registry, local directory) into a :class:`HelmRelease`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from ..spec import ChartRepository
+from .model import HelmRelease
+
+
+def release(
+    key: str,
+    chart: str,
+    version: Optional[str],
+    source: ChartRepository,
+    namespace: str,
+    values: dict[str, Any],
+    depends_on: tuple[str, ...] = (),
+) -> HelmRelease:
+    """A release of ``chart`` from ``source``: repo + name, ``oci://…/name``, or ``<dir>/<name>`` for local charts."""
+    if source.kind == "http":
+        return HelmRelease(key, chart, version, source.url.rstrip("/"), namespace, values, depends_on)
+    if source.kind == "oci":
+        reference = f"{source.url.rstrip('/')}/{chart}"
+        return HelmRelease(key, reference, version, None, namespace, values, depends_on, plain_http=source.plain_http)
+    # A local directory is already one exact version: passing a version would only make Helm compare it.
+    return HelmRelease(key, os.path.join(source.url, chart), None, None, namespace, values, depends_on)

@@ -1,0 +1,170 @@
+"""The plan's vocabulary: plain Kubernetes objects and Helm releases, grouped by concern, with their ordering."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional
+
+
+def object_key(manifest: Mapping[str, Any]) -> str:
+    """Stable identity of a Kubernetes object in the plan: ``Kind/namespace/name`` (``Kind/name`` if cluster-scoped)."""
+    meta = manifest["metadata"]
+    namespace = meta.get("namespace")
+    return f"{manifest['kind']}/{namespace}/{meta['name']}" if namespace else f"{manifest['kind']}/{meta['name']}"
+
+
+@dataclass(frozen=True)
+class KubeObject:
+    """One Kubernetes object the stack manages."""
+
+    #: The object as Kubernetes would see it (apiVersion, kind, metadata, spec…).
+    manifest: dict[str, Any]
+    #: Keys of objects or releases that must exist first.
+    depends_on: tuple[str, ...] = ()
+    #: Label an object that already exists (server-side apply patch) instead of creating and owning it.
+    patch: bool = False
+
+    @property
+    def key(self) -> str:
+        """See :func:`object_key`."""
+        return object_key(self.manifest)
+
+    @property
+    def kind(self) -> str:
+        """The object's kind."""
+        return self.manifest["kind"]
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """One Helm chart installation, as ``helm.v4.Chart`` takes it."""
+
+    #: Stable identity in the plan, also the Helm release name.
+    key: str
+    #: Chart reference: a chart name (with ``repository``), an ``oci://`` reference, or a local path.
+    chart: str
+    #: Chart version; ``None`` for local charts (the directory is the version).
+    version: Optional[str]
+    #: Helm repository URL for chart names; ``None`` for OCI and local charts.
+    repository: Optional[str]
+    namespace: str
+    values: dict[str, Any]
+    depends_on: tuple[str, ...] = ()
+    #: Use plain HTTP for an OCI registry.
+    plain_http: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedSecret:
+    """A Secret whose sensitive values come from Pulumi secret config, never from the plan itself."""
+
+    namespace: str
+    name: str
+    #: Non-sensitive data keys and values.
+    literal: dict[str, str]
+    #: Data key -> name of the Pulumi secret config key that supplies it.
+    from_config: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        return f"Secret/{self.namespace}/{self.name}"
+
+
+@dataclass
+class ConcernPlan:
+    """What one component (control plane, injection, …) registers, in dependency order."""
+
+    releases: list[HelmRelease] = field(default_factory=list)
+    objects: list[KubeObject] = field(default_factory=list)
+    secrets: list[PlannedSecret] = field(default_factory=list)
+
+    def object(self, key: str) -> KubeObject:
+        """The object with this key (KeyError if absent)."""
+        for item in self.objects:
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+    def release(self, key: str) -> HelmRelease:
+        """The release with this key (KeyError if absent)."""
+        for item in self.releases:
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+
+CONCERNS = ("control_plane", "injection", "mtls", "traffic", "access", "observability")
+
+
+@dataclass
+class MeshPlan:
+    """Everything a stack creates, by concern (see :data:`CONCERNS`)."""
+
+    control_plane: ConcernPlan
+    injection: ConcernPlan
+    mtls: ConcernPlan
+    traffic: ConcernPlan
+    access: ConcernPlan
+    observability: ConcernPlan
+
+    def concerns(self) -> Iterator[tuple[str, ConcernPlan]]:
+        """``(name, plan)`` for each concern, in installation order."""
+        for name in CONCERNS:
+            yield name, getattr(self, name)
+
+    @property
+    def objects(self) -> list[KubeObject]:
+        """Every Kubernetes object of every concern."""
+        return [item for _, concern in self.concerns() for item in concern.objects]
+
+    @property
+    def releases(self) -> list[HelmRelease]:
+        """Every Helm release of every concern."""
+        return [item for _, concern in self.concerns() for item in concern.releases]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/YAML-ready view (what ``python -m components.show`` prints)."""
+        result: dict[str, Any] = {}
+        for name, concern in self.concerns():
+            result[name] = {
+                "releases": [
+                    {
+                        "name": release.key,
+                        "chart": release.chart,
+                        "version": release.version,
+                        "repository": release.repository,
+                        "namespace": release.namespace,
+                        "dependsOn": list(release.depends_on),
+                        "values": copy.deepcopy(release.values),
+                    }
+                    for release in concern.releases
+                ],
+                "objects": [copy.deepcopy(item.manifest) for item in concern.objects],
+                "secrets": [
+                    {"namespace": s.namespace, "name": s.name, "fromSecretConfig": dict(s.from_config)}
+                    for s in concern.secrets
+                ],
+            }
+        return result
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``; nested mappings merge, everything else is replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def prune(value: Any) -> Any:
+    """Drop ``None`` values and empty mappings so generated objects carry only what was set."""
+    if isinstance(value, Mapping):
+        cleaned = {key: prune(item) for key, item in value.items() if item is not None}
+        return {key: item for key, item in cleaned.items() if item != {}}
+    if isinstance(value, list):
+        return [prune(item) for item in value]
+    return value

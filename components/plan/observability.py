@@ -1,0 +1,185 @@
+"""Plan of observability: Prometheus, Grafana, Jaeger and Kiali charts wired to each other, and the mesh-wide
+Telemetry resource. Each add-on can be replaced by an existing endpoint URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..spec import ChartRepository, ObservabilitySpec
+from ..spec.observability import AddonSpec
+from .charts import release
+from .control_plane import TracingProvider, namespace_object
+from .model import ConcernPlan, KubeObject, PlannedSecret, deep_merge
+from .naming import ISTIO_TELEMETRY, metadata
+
+
+@dataclass(frozen=True)
+class UpstreamChart:
+    """Where an add-on's chart lives upstream, pinned."""
+
+    chart: str
+    version: str
+    repository: str
+
+
+#: Pinned upstream charts (override per stack with `chartVersion` / `repository`).
+UPSTREAM = {
+    "prometheus": UpstreamChart("prometheus", "27.39.0", "https://prometheus-community.github.io/helm-charts"),
+    "grafana": UpstreamChart("grafana", "9.4.5", "https://grafana.github.io/helm-charts"),
+    "jaeger": UpstreamChart("jaeger", "3.4.1", "https://jaegertracing.github.io/helm-charts"),
+    "kiali": UpstreamChart("kiali-server", "2.17.0", "https://kiali.org/helm-charts"),
+}
+
+#: Secret config key (``pulumi config set --secret grafanaAdminPassword …``) for Grafana's admin password.
+GRAFANA_PASSWORD_CONFIG = "grafanaAdminPassword"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each add-on answers, installed or existing; ``None`` when disabled."""
+
+    prometheus: Optional[str]
+    grafana: Optional[str]
+    jaeger_query: Optional[str]
+    tracing: Optional[TracingProvider]
+
+
+def endpoints(observability: ObservabilitySpec, cluster_domain: str = "cluster.local") -> Endpoints:
+    """URLs the add-ons use to find each other, and the tracing provider istiod sends spans to."""
+    suffix = f"{observability.namespace}.svc.{cluster_domain}"
+
+    def url(addon: AddonSpec, installed: str) -> Optional[str]:
+        if not addon.enabled:
+            return None
+        return addon.url or installed
+
+    jaeger = observability.jaeger
+    tracing = None
+    if jaeger.enabled:
+        host = jaeger.collector_host or f"jaeger-collector.{suffix}"
+        tracing = TracingProvider(observability.tracing.provider, host, jaeger.collector_port)
+    return Endpoints(
+        prometheus=url(observability.prometheus, f"http://prometheus.{suffix}:9090"),
+        grafana=url(observability.grafana, f"http://grafana.{suffix}:80"),
+        jaeger_query=url(jaeger, f"http://jaeger-query.{suffix}:16686"),
+        tracing=tracing,
+    )
+
+
+def _release(name: str, addon: AddonSpec, namespace: str, values: dict, depends_on: tuple[str, ...] = ()):
+    upstream = UPSTREAM[name]
+    source = addon.repository or ChartRepository(url=upstream.repository)
+    version = addon.chart_version or upstream.version
+    return release(name, upstream.chart, version, source, namespace, deep_merge(values, addon.values), depends_on)
+
+
+def _prometheus_values() -> dict[str, Any]:
+    # Istio merges app and proxy metrics behind the prometheus.io/* pod annotations the chart's default
+    # `kubernetes-pods` job already scrapes; the extra exporters are not needed for the mesh dashboards.
+    return {
+        "alertmanager": {"enabled": False},
+        "prometheus-pushgateway": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+        "kube-state-metrics": {"enabled": False},
+        "server": {"fullnameOverride": "prometheus", "service": {"servicePort": 9090}},
+    }
+
+
+def _grafana_values(spec: ObservabilitySpec, ends: Endpoints) -> dict[str, Any]:
+    datasources = []
+    if ends.prometheus:
+        datasources.append({"name": "Prometheus", "type": "prometheus", "access": "proxy", "url": ends.prometheus,
+                            "isDefault": True})
+    if ends.jaeger_query:
+        datasources.append({"name": "Jaeger", "type": "jaeger", "access": "proxy", "url": ends.jaeger_query})
+    return {
+        "fullnameOverride": "grafana",
+        "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+        "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": datasources}},
+        "dashboardProviders": {
+            "dashboardproviders.yaml": {
+                "apiVersion": 1,
+                "providers": [{"name": "istio", "orgId": 1, "folder": "Istio", "type": "file",
+                               "disableDeletion": False,
+                               "options": {"path": "/var/lib/grafana/dashboards/istio"}}],
+            }
+        },
+        "dashboards": {
+            "istio": {name: {"gnetId": gnet_id, "datasource": "Prometheus"}
+                      for name, gnet_id in sorted(spec.grafana.dashboards.items())}
+        },
+    }
+
+
+def _jaeger_values() -> dict[str, Any]:
+    # All-in-one with in-memory storage: a trace UI for the mesh, not long-term storage (point `url` at one).
+    return {
+        "provisionDataStore": {"cassandra": False},
+        "allInOne": {"enabled": True},
+        "storage": {"type": "memory"},
+        "agent": {"enabled": False},
+        "collector": {"enabled": False},
+        "query": {"enabled": False},
+    }
+
+
+def _kiali_values(root_namespace: str, ends: Endpoints) -> dict[str, Any]:
+    services: dict[str, Any] = {
+        "istio": {"root_namespace": root_namespace},
+        "prometheus": {"url": ends.prometheus},
+        "grafana": {"enabled": ends.grafana is not None},
+        "tracing": {"enabled": ends.jaeger_query is not None},
+    }
+    if ends.grafana:
+        services["grafana"]["internal_url"] = ends.grafana
+    if ends.jaeger_query:
+        services["tracing"].update({"provider": "jaeger", "internal_url": ends.jaeger_query, "use_grpc": False})
+    return {"istio_namespace": root_namespace, "external_services": services}
+
+
+def telemetry(spec: ObservabilitySpec, root_namespace: str, tracing: Optional[TracingProvider]) -> dict:
+    """Mesh-wide Telemetry (root namespace): trace sampling to the tracing provider, Envoy access logs."""
+    body: dict[str, Any] = {}
+    if tracing is not None:
+        body["tracing"] = [{"providers": [{"name": tracing.name}],
+                            "randomSamplingPercentage": spec.tracing.sampling_percent}]
+    body["accessLogging"] = [{"providers": [{"name": "envoy"}], "disabled": not spec.access_logging}]
+    return {"apiVersion": ISTIO_TELEMETRY, "kind": "Telemetry", "metadata": metadata("mesh-default", root_namespace),
+            "spec": body}
+
+
+def plan_observability(
+    observability: Optional[ObservabilitySpec], root_namespace: str = "istio-system",
+    cluster_domain: str = "cluster.local", existing_namespaces: frozenset[str] = frozenset(),
+) -> ConcernPlan:
+    """Add-on charts (Prometheus, Jaeger, Grafana, then Kiali pointed at all three) and the Telemetry resource.
+
+    ``existing_namespaces`` are namespaces created elsewhere (control plane, injection), not created again.
+    """
+    plan = ConcernPlan()
+    if observability is None:
+        return plan
+    spec, ns = observability, observability.namespace
+    ends = endpoints(spec, cluster_domain)
+    installs = [name for name in ("prometheus", "jaeger", "grafana", "kiali") if getattr(spec, name).installs_chart]
+    needs_ns = ns not in existing_namespaces and ns != root_namespace and installs
+    ns_dep: tuple[str, ...] = ()
+    if needs_ns:
+        plan.objects.append(namespace_object(ns))
+        ns_dep = (f"Namespace/{ns}",)
+    if "prometheus" in installs:
+        plan.releases.append(_release("prometheus", spec.prometheus, ns, _prometheus_values(), ns_dep))
+    if "jaeger" in installs:
+        plan.releases.append(_release("jaeger", spec.jaeger, ns, _jaeger_values(), ns_dep))
+    if "grafana" in installs:
+        plan.secrets.append(PlannedSecret(ns, GRAFANA_ADMIN_SECRET, {"admin-user": "admin"},
+                                          {"admin-password": GRAFANA_PASSWORD_CONFIG}))
+        depends = ns_dep + (f"Secret/{ns}/{GRAFANA_ADMIN_SECRET}",)
+        plan.releases.append(_release("grafana", spec.grafana, ns, _grafana_values(spec, ends), depends))
+    if "kiali" in installs:
+        wired = tuple(name for name in ("prometheus", "jaeger", "grafana") if name in installs)
+        plan.releases.append(_release("kiali", spec.kiali, ns, _kiali_values(root_namespace, ends), ns_dep + wired))
+    plan.objects.append(KubeObject(telemetry(spec, root_namespace, ends.tracing)))
+    return plan
