@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..spec import MeshSpec
 from .access import plan_access
 from .control_plane import TracingProvider, plan_control_plane
@@ -12,21 +14,42 @@ from .observability import GRAFANA_PASSWORD_CONFIG, UPSTREAM, endpoints, plan_ob
 from .traffic import plan_traffic
 
 
-def plan(spec: MeshSpec) -> MeshPlan:
-    """Every object and release ``spec`` creates, grouped by concern, each concern in dependency order."""
+def mesh_tracing(spec: MeshSpec) -> Optional[TracingProvider]:
+    """The tracing provider istiod's meshConfig gets: the Jaeger collector, when observability has one."""
+    return endpoints(spec.observability, spec.cluster_domain).tracing if spec.observability else None
+
+
+def namespaces_created_before_observability(spec: MeshSpec) -> frozenset[str]:
+    """Namespaces the injection and control plane concerns create, which observability must not create again."""
+    created = set(spec.namespaces)
     control_plane = spec.control_plane
-    tracing = endpoints(spec.observability, spec.cluster_domain).tracing if spec.observability else None
-    managed = frozenset(spec.namespaces)
-    cp_namespaces = frozenset({control_plane.namespace, *(g.namespace for g in control_plane.gateways.values())})
+    if control_plane.install:
+        created |= {control_plane.namespace, *(g.namespace for g in control_plane.gateways.values())}
+    return frozenset(created)
+
+
+def required_secret_config(spec: MeshSpec) -> dict[str, str]:
+    """Pulumi secret config keys the plan reads, each with the Secret that needs it."""
+    secrets = plan_observability(spec.observability, spec.root_namespace, spec.cluster_domain).secrets
+    return {key: f"Secret {s.namespace}/{s.name}" for s in secrets for key in s.from_config.values()}
+
+
+def plan(spec: MeshSpec) -> MeshPlan:
+    """Every object and release ``spec`` creates, grouped by concern, each concern in dependency order.
+
+    The ``Mesh`` component registers exactly this, concern by concern (tests hold it to that).
+    """
+    control_plane = spec.control_plane
     return MeshPlan(
-        control_plane=plan_control_plane(control_plane, spec.trust_domain, tracing, managed),
+        control_plane=plan_control_plane(control_plane, spec.trust_domain, mesh_tracing(spec),
+                                         frozenset(spec.namespaces)),
         injection=plan_injection(spec.namespaces, control_plane.injection_revision),
         mtls=plan_mtls(spec.mtls, spec.services, spec.root_namespace),
         traffic=plan_traffic(spec.services, control_plane.gateways, spec.cluster_domain),
         access=plan_access(spec.services, spec.namespaces, spec.trust_domain, control_plane.gateways),
         observability=plan_observability(
             spec.observability, spec.root_namespace, spec.cluster_domain,
-            managed | (cp_namespaces if control_plane.install else frozenset()),
+            namespaces_created_before_observability(spec),
         ),
     )
 
@@ -34,6 +57,6 @@ def plan(spec: MeshSpec) -> MeshPlan:
 __all__ = [
     "CONCERNS", "ConcernPlan", "HelmRelease", "KubeObject", "MeshPlan", "PlannedSecret", "TracingProvider",
     "GRAFANA_PASSWORD_CONFIG", "INJECTION_LABELS", "UPSTREAM", "deep_merge", "endpoints", "enrollment_labels",
-    "object_key", "plan", "plan_access", "plan_control_plane", "plan_injection", "plan_mtls", "plan_observability",
+    "mesh_tracing", "namespaces_created_before_observability", "object_key", "plan", "required_secret_config", "plan_access", "plan_control_plane", "plan_injection", "plan_mtls", "plan_observability",
     "plan_traffic",
 ]

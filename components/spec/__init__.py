@@ -13,7 +13,8 @@ from .control_plane import (
     revision_from_version,
 )
 from .errors import ConfigError, Problem
-from .loading import CONFIG_KEY, load_stack_file, parse_mesh, read_stack_file
+from .cluster import ClusterSpec
+from .loading import CLUSTER_KEY, CONFIG_KEY, load_stack_file, parse_cluster, parse_mesh, read_stack_file
 from .mesh import MeshSpec
 from .namespaces import DataplaneMode, NamespaceSpec
 from .observability import AddonSpec, GrafanaSpec, JaegerSpec, ObservabilitySpec, TracingSpec

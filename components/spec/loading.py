@@ -9,10 +9,13 @@ import pydantic
 import yaml
 
 from .errors import ConfigError, Problem, problems_from_validation_error
+from .cluster import ClusterSpec
 from .mesh import MeshSpec
 
 #: The structured stack config key holding the mesh (``mesh-rollout:mesh``).
 CONFIG_KEY = "mesh"
+#: The structured stack config key saying where to deploy (``mesh-rollout:cluster``).
+CLUSTER_KEY = "cluster"
 PROJECT = "mesh-rollout"
 
 
@@ -24,6 +27,18 @@ def parse_mesh(data: Any, root: str = CONFIG_KEY) -> MeshSpec:
         raise ConfigError([Problem(root, "must be a mapping of mesh settings", type(data).__name__)])
     try:
         return MeshSpec.model_validate(dict(data))
+    except pydantic.ValidationError as error:
+        raise ConfigError(problems_from_validation_error(error, root)) from None
+
+
+def parse_cluster(data: Any, root: str = CLUSTER_KEY) -> ClusterSpec:
+    """Validate plain data as a :class:`ClusterSpec` (same error reporting as :func:`parse_mesh`)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError([Problem(root, "must be a mapping of cluster settings", type(data).__name__)])
+    try:
+        return ClusterSpec.model_validate(dict(data))
     except pydantic.ValidationError as error:
         raise ConfigError(problems_from_validation_error(error, root)) from None
 

@@ -44,7 +44,7 @@ class CircuitBreakerSpec(Model):
     http1_max_pending_requests: Optional[int] = Field(default=None, ge=1, description="Queued HTTP/1 requests cap.")
     http2_max_requests: Optional[int] = Field(default=None, ge=1, description="Concurrent HTTP/2 requests cap.")
     max_requests_per_connection: Optional[int] = Field(default=None, ge=1, description="Requests per connection.")
-    consecutive5xx_errors: int = Field(default=5, ge=0, description="5xx errors before a host is ejected.")
+    consecutive5xx_errors: int = Field(default=5, ge=0, alias="consecutive5xxErrors", description="5xx errors before a host is ejected.")
     interval: Duration = Field(default="10s", description="Ejection analysis interval.")
     base_ejection_time: Duration = Field(default="30s", description="Minimum ejection duration.")
     max_ejection_percent: int = Field(default=50, ge=0, le=100, description="Most hosts that may be ejected (%).")

@@ -1,0 +1,48 @@
+"""Entry point of the mesh-rollout Pulumi program: stack config -> typed spec -> checks -> Mesh."""
+
+import sys
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import Mesh, MeshArgs
+from components.mesh import preflight
+from components.plan import GRAFANA_PASSWORD_CONFIG
+from components.spec import CLUSTER_KEY, CONFIG_KEY, ClusterSpec, ConfigError, parse_cluster, parse_mesh
+
+
+def provider_for(cluster: ClusterSpec) -> k8s.Provider:
+    """The one Kubernetes provider every resource uses: a cluster's, or render mode writing YAML files."""
+    if cluster.render_dir is not None:
+        # Render mode must get no kubeconfig (and KUBECONFIG must be unset in the environment).
+        return k8s.Provider("k8s", render_yaml_to_directory=cluster.render_dir)
+    return k8s.Provider(
+        "k8s",
+        kubeconfig=cluster.kubeconfig,
+        context=cluster.context,
+        enable_server_side_apply=cluster.enable_server_side_apply,
+    )
+
+
+def main() -> None:
+    config = pulumi.Config()
+    secrets = {}
+    password = config.get_secret(GRAFANA_PASSWORD_CONFIG)
+    if password is not None:
+        secrets[GRAFANA_PASSWORD_CONFIG] = password
+    try:
+        # Everything is validated, and cross-checked, before the first resource (the provider) is registered.
+        spec = parse_mesh(config.get_object(CONFIG_KEY), root=CONFIG_KEY)
+        cluster = parse_cluster(config.get_object(CLUSTER_KEY), root=CLUSTER_KEY)
+        preflight(spec, secrets)
+    except ConfigError as error:
+        pulumi.log.error(str(error))
+        sys.exit(1)
+
+    mesh = Mesh("mesh", MeshArgs(spec=spec, provider=provider_for(cluster), secrets=secrets))
+    pulumi.export("revision", mesh.control_plane.revision)
+    pulumi.export("hosts", mesh.traffic.hosts)
+    pulumi.export("urls", mesh.observability.urls if mesh.observability else {})
+
+
+main()

@@ -1,0 +1,106 @@
+"""How plan entries become Pulumi resources. The only module that maps plain objects to pulumi-kubernetes types."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .plan import ConcernPlan, HelmRelease, KubeObject, PlannedSecret
+
+
+def child_name(component: str, key: str) -> str:
+    """Pulumi name of a child: the component instance name plus the object's key, e.g. ``mesh-traffic-…``."""
+    return f"{component}-" + re.sub(r"[^a-z0-9.-]+", "-", key.lower()).strip("-")
+
+
+class ConcernComponent(pulumi.ComponentResource):
+    """A component that registers one concern of the plan: releases and objects in plan order, each with
+    ``parent=self``, the caller's provider and ``depends_on`` resolved from the plan's keys.
+
+    Keys the plan names that belong to another concern are ordered by the parent (``Mesh`` makes each component
+    depend on the ones before it), so only keys within this concern are resolved here.
+    """
+
+    def __init__(
+        self,
+        type_token: str,
+        name: str,
+        provider: Optional[k8s.Provider],
+        opts: Optional[pulumi.ResourceOptions],
+    ):
+        super().__init__(type_token, name, None, opts)
+        self._name = name
+        self._provider = provider
+        #: Registered children by plan key (``Kind/namespace/name`` or release name).
+        self.resources: dict[str, pulumi.Resource] = {}
+
+    def _opts(self, depends_on: Sequence[str]) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=self,
+            provider=self._provider,
+            depends_on=[self.resources[key] for key in depends_on if key in self.resources],
+        )
+
+    def _register(self, plan: ConcernPlan, secret_values: Optional[Mapping[str, pulumi.Input[str]]] = None) -> None:
+        """Register everything in ``plan``: namespaces first, secrets, releases, then the other objects."""
+        namespaces = [item for item in plan.objects if item.kind == "Namespace"]
+        others = [item for item in plan.objects if item.kind != "Namespace"]
+        for item in namespaces:
+            self.resources[item.key] = self._object(item)
+        for secret in plan.secrets:
+            self.resources[secret.key] = self._secret(secret, secret_values or {}, [n.key for n in namespaces])
+        for release in plan.releases:
+            self.resources[release.key] = self._release(release)
+        for item in others:
+            self.resources[item.key] = self._object(item)
+
+    def _object(self, item: KubeObject) -> pulumi.Resource:
+        manifest, name = item.manifest, child_name(self._name, item.key)
+        opts = self._opts(item.depends_on)
+        if item.kind == "Namespace":
+            if item.patch:
+                return k8s.core.v1.NamespacePatch(name, metadata=manifest["metadata"], opts=opts)
+            return k8s.core.v1.Namespace(name, metadata=manifest["metadata"], opts=opts)
+        return k8s.apiextensions.CustomResource(
+            name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest.get("spec", {}),
+            opts=opts,
+        )
+
+    def _secret(
+        self, secret: PlannedSecret, values: Mapping[str, pulumi.Input[str]], depends_on: Sequence[str]
+    ) -> pulumi.Resource:
+        data: dict[str, Any] = dict(secret.literal)
+        for data_key, config_key in secret.from_config.items():
+            if config_key not in values:
+                raise ValueError(
+                    f"secret config {config_key!r} is required for Secret {secret.namespace}/{secret.name}: "
+                    f"pulumi config set --secret {config_key} <value>"
+                )
+            data[data_key] = pulumi.Output.secret(values[config_key])
+        return k8s.core.v1.Secret(
+            child_name(self._name, secret.key),
+            metadata={"name": secret.name, "namespace": secret.namespace},
+            string_data=data,
+            opts=self._opts(depends_on),
+        )
+
+    def _release(self, release: HelmRelease) -> pulumi.Resource:
+        repository = k8s.helm.v4.RepositoryOptsArgs(repo=release.repository) if release.repository else None
+        return k8s.helm.v4.Chart(
+            child_name(self._name, release.key),
+            chart=release.chart,
+            version=release.version,
+            name=release.key,
+            namespace=release.namespace,
+            values=release.values,
+            repository_opts=repository,
+            plain_http=release.plain_http or None,
+            opts=self._opts(release.depends_on),
+        )

@@ -1,0 +1,108 @@
+"""Mesh: the whole rollout for one stack, composed of the six concern components in installation order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .access import Access, AccessArgs
+from .checks import Finding, errors, run_checks, warnings
+from .control_plane import ControlPlane, ControlPlaneArgs
+from .injection import Injection, InjectionArgs
+from .mutual_tls import MutualTls, MutualTlsArgs
+from .observability import Observability, ObservabilityArgs
+from .plan import mesh_tracing, namespaces_created_before_observability, required_secret_config
+from .spec import ConfigError, MeshSpec, Problem
+from .traffic import Traffic, TrafficArgs
+
+
+@dataclass
+class MeshArgs:
+    """Inputs of :class:`Mesh`."""
+
+    #: The validated mesh configuration (``components.spec.parse_mesh`` builds it from stack config).
+    spec: MeshSpec
+    #: Kubernetes provider for every resource: a cluster's, or one in render mode (``render_yaml_to_directory``).
+    provider: Optional[k8s.Provider] = None
+    #: Secret config values by key (e.g. ``grafanaAdminPassword``); they stay secret outputs.
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+def preflight(spec: MeshSpec, secrets: Mapping[str, object]) -> list[Finding]:
+    """Everything that must hold before any resource is registered: no check errors, every secret config key the
+    plan needs is set. Raises :class:`ConfigError` listing all problems; returns the warnings."""
+    findings = run_checks(spec)
+    problems = [finding.as_problem() for finding in errors(findings)]
+    for key, needed_by in sorted(required_secret_config(spec).items()):
+        if key not in secrets:
+            problems.append(Problem(
+                key, f"secret config is required by {needed_by}: pulumi config set --secret {key} <value> "
+                f"(or give the add-on an existing url)"))
+    if problems:
+        raise ConfigError(problems)
+    return warnings(findings)
+
+
+class Mesh(pulumi.ComponentResource):
+    """Control plane, then namespaces, then mTLS, traffic and access policies, then observability.
+
+    Cross-resource checks run first: any error raises :class:`components.spec.ConfigError` before a single resource
+    (this component included) is registered; warnings are logged.
+    """
+
+    def __init__(self, name: str, args: MeshArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        found_warnings = preflight(args.spec, args.secrets)
+        super().__init__("mesh-rollout:index:Mesh", name, None, opts)
+        for finding in found_warnings:
+            pulumi.log.warn(str(finding), resource=self)
+
+        spec, provider = args.spec, args.provider
+        cp = spec.control_plane
+        owned_namespaces = frozenset(spec.namespaces)
+
+        def child(*after: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=list(after))
+
+        self.control_plane = ControlPlane(
+            f"{name}-control-plane",
+            ControlPlaneArgs(cp, provider, spec.trust_domain, mesh_tracing(spec), owned_namespaces),
+            child(),
+        )
+        # Namespace labels name a revision whose injector webhook must exist first.
+        self.injection = Injection(
+            f"{name}-injection", InjectionArgs(spec.namespaces, cp.injection_revision, provider),
+            child(self.control_plane),
+        )
+        # Istio custom resources need the CRDs (base chart) and istiod's validation webhook, and their namespaces.
+        istio_ready = (self.control_plane, self.injection)
+        self.mutual_tls = MutualTls(
+            f"{name}-mtls", MutualTlsArgs(spec.mtls, spec.services, spec.root_namespace, provider), child(*istio_ready)
+        )
+        self.traffic = Traffic(
+            f"{name}-traffic", TrafficArgs(spec.services, cp.gateways, spec.cluster_domain, provider),
+            child(*istio_ready),
+        )
+        self.access = Access(
+            f"{name}-access",
+            AccessArgs(spec.services, spec.namespaces, spec.trust_domain, cp.gateways, provider),
+            child(*istio_ready),
+        )
+        self.observability = None
+        if spec.observability is not None:
+            self.observability = Observability(
+                f"{name}-observability",
+                ObservabilityArgs(
+                    spec.observability, spec.root_namespace, spec.cluster_domain, args.secrets,
+                    namespaces_created_before_observability(spec), provider,
+                ),
+                child(*istio_ready),
+            )
+        self.register_outputs({
+            "revision": self.control_plane.revision,
+            "namespaces": sorted(spec.namespaces),
+            "hosts": self.traffic.hosts,
+            "urls": self.observability.urls if self.observability else {},
+        })

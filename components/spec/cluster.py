@@ -1,0 +1,31 @@
+"""Where a stack deploys: a cluster (kubeconfig/context) or a directory of rendered manifests."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, model_validator
+
+from .base import Model
+
+
+class ClusterSpec(Model):
+    """The ``mesh-rollout:cluster`` stack config key."""
+
+    kubeconfig: Optional[str] = Field(
+        default=None, description="Path to a kubeconfig file (or its contents); default: the ambient kubeconfig."
+    )
+    context: Optional[str] = Field(default=None, description="kubeconfig context to use.")
+    render_dir: Optional[str] = Field(
+        default=None,
+        description="Render manifests into this directory instead of applying them (no cluster needed). "
+        "Relative paths are relative to the project directory.",
+    )
+    enable_server_side_apply: bool = Field(default=True, description="Use server-side apply (needed for patches).")
+
+    @model_validator(mode="after")
+    def _render_excludes_cluster(self) -> "ClusterSpec":
+        if self.render_dir is not None and (self.kubeconfig is not None or self.context is not None):
+            raise ValueError("renderDir cannot be combined with kubeconfig or context (render mode talks to no "
+                             "cluster)")
+        return self
