@@ -18,6 +18,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
 
 PROJECT = "mesh-rollout"
+#: The recorder of the most recent :func:`run_program`, also when the program failed.
+LAST: Optional["Recorder"] = None
 
 
 @dataclass
@@ -139,6 +141,8 @@ def run_program(program: Callable[[], Any], config: Optional[dict[str, Any]] = N
     encoded = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()}
     pulumi.runtime.set_all_config(encoded, secret_keys or [])
     recorder = Recorder(monitor)
+    global LAST
+    LAST = recorder  # still readable when the program raises
 
     @pulumi.runtime.test
     def body():

@@ -20,7 +20,6 @@ class ChartRepository(Model):
     """
 
     url: str = Field(description="Repository URL (https://, oci://) or local directory holding the charts.")
-    username: Optional[str] = Field(default=None, description="User name for a private repository.")
     plain_http: bool = Field(default=False, description="Use plain HTTP for an OCI registry (mirrors in a lab).")
 
     @property

@@ -21,7 +21,9 @@ class MeshSpec(Model):
     production: bool = Field(default=False, description="Production stack: stricter checks (no fault injection).")
     trust_domain: str = Field(default="cluster.local", description="Mesh trust domain used in principals.")
     cluster_domain: str = Field(default="cluster.local", description="Kubernetes DNS domain used in service hosts.")
-    control_plane: ControlPlaneSpec = Field(default_factory=ControlPlaneSpec, description="Istio control plane.")
+    control_plane: ControlPlaneSpec = Field(
+        description="Istio control plane: the chart source to install from, or install: false (bring your own)."
+    )
     namespaces: dict[str, NamespaceSpec] = Field(default_factory=dict, description="Mesh namespaces by name.")
     mtls: MtlsSpec = Field(default_factory=MtlsSpec, description="Mutual TLS.")
     services: dict[str, ServiceSpec] = Field(default_factory=dict, description="Services by name.")

@@ -1,0 +1,63 @@
+"""What will this stack create? ``python -m components.show stacks/Pulumi.dev.yaml``
+
+Prints the plan of a stack file (Istio and Kubernetes objects, Helm releases with their values) as YAML, after the
+same validation and checks ``pulumi preview`` runs. No Pulumi engine, cluster or credentials needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+import yaml
+
+from .checks import errors, run_checks
+from .plan import CONCERNS, plan
+from .spec import ConfigError, load_stack_file
+
+
+def _summary(mesh_plan) -> str:
+    lines = []
+    for name, concern in mesh_plan.concerns():
+        kinds: dict[str, int] = {}
+        for item in concern.objects:
+            kinds[item.kind] = kinds.get(item.kind, 0) + 1
+        parts = [f"{count} {kind}" for kind, count in sorted(kinds.items())]
+        parts += [f"chart {release.chart}@{release.version or 'local'}" for release in concern.releases]
+        parts += [f"Secret {secret.name} (from secret config)" for secret in concern.secrets]
+        lines.append(f"{name}: {', '.join(parts) if parts else 'nothing'}")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.show", description=__doc__.splitlines()[0])
+    parser.add_argument("stack_file", help="a stack file, e.g. stacks/Pulumi.dev.yaml")
+    parser.add_argument("--concern", choices=CONCERNS, help="print only this concern")
+    parser.add_argument("--summary", action="store_true", help="print counts per concern instead of objects")
+    args = parser.parse_args(argv)
+
+    try:
+        spec = load_stack_file(args.stack_file)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    findings = run_checks(spec)
+    for finding in findings:
+        print(f"{finding.severity.value}: {finding}", file=sys.stderr)
+    if errors(findings):
+        return 2
+
+    mesh_plan = plan(spec)
+    if args.summary:
+        print(_summary(mesh_plan))
+        return 0
+    document = mesh_plan.to_dict()
+    if args.concern:
+        document = {args.concern: document[args.concern]}
+    print(yaml.safe_dump(document, sort_keys=False), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
