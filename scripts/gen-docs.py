@@ -14,17 +14,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.checks import CHECKS  # noqa: E402
+from components.checks import markdown_table  # noqa: E402
 from components.spec import reference  # noqa: E402
 
 CHECKS_BEGIN, CHECKS_END = "<!-- BEGIN CHECKS TABLE -->", "<!-- END CHECKS TABLE -->"
 
 
 def checks_table() -> str:
-    rows = ["| code | severity | catches |", "|---|---|---|"]
-    for check in CHECKS:
-        rows.append(f"| [{check.code}](docs/checks.md#{check.code.lower()}) | {check.severity.value} | {check.title} |")
-    return "\n".join([CHECKS_BEGIN, *rows, CHECKS_END])
+    return "\n".join([CHECKS_BEGIN, markdown_table(link_prefix="docs/checks.md"), CHECKS_END])
 
 
 def replace_section(text: str, begin: str, end: str, body: str) -> str:

@@ -97,3 +97,21 @@ def test_cluster_render_dir_excludes_kubeconfig():
     with pytest.raises(ConfigError) as caught:
         parse_cluster({"renderDir": "out", "context": "prod"})
     assert str(caught.value.problems[0]).startswith("cluster: renderDir cannot be combined")
+
+
+def test_retry_settings_without_attempts_are_rejected():
+    data = shop_config()
+    data["services"]["order"]["traffic"] = {"retries": {"attempts": 0, "perTryTimeout": "1s"}}
+    assert problems(data) == ["mesh.services.order.traffic.retries: perTryTimeout and retryOn need attempts > 0 "
+                              "(attempts: 0 turns retries off)"]
+
+
+def test_empty_fault_is_rejected():
+    data = shop_config()
+    data["services"]["order"]["traffic"] = {"fault": {}}
+    assert problems(data) == ["mesh.services.order.traffic.fault: fault needs delay, abort or both (Istio rejects an "
+                              "empty fault)"]
+
+
+def test_control_plane_must_be_declared():
+    assert problems({}) == ["mesh.controlPlane: required key is missing"]

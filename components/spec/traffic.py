@@ -36,6 +36,13 @@ class RetrySpec(Model):
         default=None, description="Envoy retry conditions, e.g. 5xx,reset,connect-failure,retriable-4xx."
     )
 
+    @model_validator(mode="after")
+    def _no_settings_without_retries(self) -> "RetrySpec":
+        # Istio's webhook rejects perTryTimeout/retryOn when attempts is 0.
+        if self.attempts == 0 and (self.per_try_timeout is not None or self.retry_on is not None):
+            raise ValueError("perTryTimeout and retryOn need attempts > 0 (attempts: 0 turns retries off)")
+        return self
+
 
 class CircuitBreakerSpec(Model):
     """Connection pool limits and outlier detection: Istio's circuit breaker, set on the DestinationRule."""
@@ -69,6 +76,12 @@ class FaultSpec(Model):
 
     delay: Optional[FaultDelay] = Field(default=None, description="Delay injection.")
     abort: Optional[FaultAbort] = Field(default=None, description="Abort injection.")
+
+    @model_validator(mode="after")
+    def _delay_or_abort(self) -> "FaultSpec":
+        if self.delay is None and self.abort is None:
+            raise ValueError("fault needs delay, abort or both (Istio rejects an empty fault)")
+        return self
 
 
 class MirrorSpec(Model):
