@@ -46,6 +46,10 @@ def project(tmp_path, tools, monkeypatch):
             shutil.copytree(source, work / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, work / name)
+    for stack_file in (work / "stacks").glob("Pulumi.*.yaml"):
+        # A committed salt belongs to another passphrase; the throwaway backend makes its own.
+        text = stack_file.read_text()
+        stack_file.write_text("\n".join(line for line in text.splitlines() if not line.startswith("encryptionsalt:")))
     (work / ".venv").symlink_to(ROOT / ".venv")
     state = tmp_path / "state"
     state.mkdir()
@@ -58,6 +62,10 @@ def project(tmp_path, tools, monkeypatch):
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    # The language host built here predates Pulumi.yaml's `virtualenv` option in some versions: also put the venv
+    # first on PATH, as scripts/bootstrap.sh does.
+    monkeypatch.setenv("PATH", f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("VIRTUAL_ENV", str(ROOT / ".venv"))
     return work
 
 
