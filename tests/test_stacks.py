@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, STACKS
 import harness
 from harness import run_program
-from components.plan import plan
+from components.plan import object_key, plan
 from components.spec import load_stack_file, read_stack_file
 
 PASSWORD = "not-a-real-password"
@@ -34,11 +34,11 @@ def test_every_stack_registers_exactly_its_plan(stack_file):
     recorder = run_main(stack_config(stack_file))
     expected = plan(load_stack_file(stack_file))
 
-    registered = sorted(recorder.kube_objects(), key=lambda m: (m["kind"], str(m["metadata"])))
+    registered = sorted(recorder.kube_objects(), key=object_key)
     planned_objects = [item.manifest for item in expected.objects]
     planned_secrets = [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": s.name, "namespace": s.namespace}}
                        for _, concern in expected.concerns() for s in concern.secrets]
-    assert registered == sorted(planned_objects + planned_secrets, key=lambda m: (m["kind"], str(m["metadata"])))
+    assert registered == sorted(planned_objects + planned_secrets, key=object_key)
 
     charts = [r.inputs["name"] for r in recorder.of_type("kubernetes:helm.sh/v4:Chart")]
     assert sorted(charts) == sorted(release.key for release in expected.releases)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 import pydantic
 import yaml
@@ -19,28 +19,29 @@ CLUSTER_KEY = "cluster"
 PROJECT = "mesh-rollout"
 
 
-def parse_mesh(data: Any, root: str = CONFIG_KEY) -> MeshSpec:
-    """Validate plain data as a :class:`MeshSpec`; every problem is reported at once as a :class:`ConfigError`."""
+ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+
+
+def _parse(model: type[ModelT], data: Any, root: str, what: str) -> ModelT:
+    """Validate a config value as ``model``; every problem is reported at once, paths starting at ``root``."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError([Problem(root, "must be a mapping of mesh settings", type(data).__name__)])
+        raise ConfigError([Problem(root, f"must be a mapping of {what} settings", type(data).__name__)])
     try:
-        return MeshSpec.model_validate(dict(data))
+        return model.model_validate(dict(data))
     except pydantic.ValidationError as error:
         raise ConfigError(problems_from_validation_error(error, root)) from None
+
+
+def parse_mesh(data: Any, root: str = CONFIG_KEY) -> MeshSpec:
+    """Validate plain data as a :class:`MeshSpec`; every problem is reported at once as a :class:`ConfigError`."""
+    return _parse(MeshSpec, data, root, "mesh")
 
 
 def parse_cluster(data: Any, root: str = CLUSTER_KEY) -> ClusterSpec:
     """Validate plain data as a :class:`ClusterSpec` (same error reporting as :func:`parse_mesh`)."""
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError([Problem(root, "must be a mapping of cluster settings", type(data).__name__)])
-    try:
-        return ClusterSpec.model_validate(dict(data))
-    except pydantic.ValidationError as error:
-        raise ConfigError(problems_from_validation_error(error, root)) from None
+    return _parse(ClusterSpec, data, root, "cluster")
 
 
 def read_stack_file(path: str | Path) -> dict[str, Any]:
