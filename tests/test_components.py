@@ -10,6 +10,7 @@ from components import (
     Access, AccessArgs, ControlPlane, ControlPlaneArgs, Injection, InjectionArgs, MutualTls, MutualTlsArgs,
     Observability, ObservabilityArgs, Traffic, TrafficArgs,
 )
+from components.plan import object_key
 from components.spec import parse_mesh
 
 CR = "kubernetes:networking.istio.io/v1:"
@@ -51,8 +52,9 @@ def test_component_registers_exactly_what_its_plan_holds():
         holder["c"] = Access("acl", AccessArgs(spec.services, spec.namespaces))
 
     recorder = run_program(program)
-    planned = [item.manifest for item in holder["c"].plan.objects]
-    assert planned and recorder.kube_objects() == planned
+    planned = sorted((item.manifest for item in holder["c"].plan.objects), key=object_key)
+    # Independent resources register concurrently; order is asserted where depends_on demands it.
+    assert planned and sorted(recorder.kube_objects(), key=object_key) == planned
 
 
 def test_injection_creates_or_patches_namespaces():
