@@ -11,10 +11,9 @@ cd "$REPO_ROOT"
 mkdir -p .state
 export PULUMI_BACKEND_URL="file://$REPO_ROOT/.state"
 export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-local-only-not-secret}
-# The language host uses this venv (Pulumi.yaml: runtime.options.virtualenv).
+# bootstrap.sh put .venv/bin first on PATH: the language host built here runs the first python3 it finds.
 
 pulumi stack select local --create --non-interactive >/dev/null
-rm -rf out/local
 pulumi up --yes --non-interactive --skip-preview --stack local "$@"
 
 echo
