@@ -48,3 +48,18 @@ def test_every_config_key_is_in_the_reference():
                 "mesh.services.<name>.access.allowFrom[].serviceAccount",
                 "mesh.services.<name>.traffic.circuitBreaker.consecutive5xxErrors"):
         assert f"`{key}`" in README, key
+
+
+def test_readme_component_example_runs_under_pulumi_mocks():
+    """The "Using the components in your own Pulumi program" snippet is a working program."""
+    from harness import run_program
+
+    section = README.split("## Using the components in your own Pulumi program", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    recorder = run_program(lambda: exec(compile(code, "README.md", "exec"), {}))
+    types = {r.type for r in recorder.registrations}
+    assert {"mesh-rollout:index:Traffic", "mesh-rollout:index:Access", "mesh-rollout:index:Mesh"} <= types
+    allow = recorder.named("shop-access-authorizationpolicy-shop-payment-allow")
+    assert allow.inputs["spec"]["rules"] == [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/order"]}}]}]
+    provider = recorder.named("cluster")
+    assert allow.provider.startswith(provider.urn)
