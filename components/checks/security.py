@@ -47,7 +47,15 @@ def explicit_istio_mutual(spec: MeshSpec) -> Iterator[Finding]:
                       f"got ISTIO_MUTUAL")
 
 
-def _caller_problem(spec: MeshSpec, caller: Caller) -> Optional[str]:
+def _accounts_by_namespace(spec: MeshSpec) -> dict[str, set[str]]:
+    """Service accounts the stack's services run as, per namespace (computed once per check run, not per caller)."""
+    accounts: dict[str, set[str]] = {}
+    for name, service in spec.services.items():
+        accounts.setdefault(service.namespace, set()).add(service_account(name, service))
+    return accounts
+
+
+def _caller_problem(spec: MeshSpec, caller: Caller, accounts_by_namespace: dict[str, set[str]]) -> Optional[str]:
     """Why no workload of this stack has the caller's identity, or ``None`` when one has."""
     for gateway_name, gateway in spec.control_plane.gateways.items():
         # The gateway chart runs as a service account named after the release (the gateway's name).
@@ -61,8 +69,7 @@ def _caller_problem(spec: MeshSpec, caller: Caller) -> Optional[str]:
     if namespace.mode is DataplaneMode.NONE:
         return (f"namespace {caller.namespace!r} is outside the mesh (mode none), so its workloads present no mesh "
                 f"identity; expected a namespace in mode sidecar or ambient, got mode none")
-    accounts = {service_account(name, service) for name, service in spec.services.items()
-                if service.namespace == caller.namespace}
+    accounts = accounts_by_namespace.get(caller.namespace, set())
     if caller.service_account not in accounts:
         expected = one_of(accounts) if accounts else "the account of a service in that namespace (none is defined)"
         return (f"no service in namespace {caller.namespace!r} runs as service account {caller.service_account!r}; "
@@ -71,11 +78,12 @@ def _caller_problem(spec: MeshSpec, caller: Caller) -> Optional[str]:
 
 
 def _unknown_callers(spec: MeshSpec, external: bool) -> Iterator[tuple[str, Caller, str]]:
+    accounts = _accounts_by_namespace(spec)
     for name, service in spec.services.items():
         for index, caller in enumerate(service.access.allow_from or []):
             if caller.external is not external:
                 continue
-            problem = _caller_problem(spec, caller)
+            problem = _caller_problem(spec, caller, accounts)
             if problem is not None:
                 yield path("services", name, "access", "allowFrom", index), caller, problem
 
