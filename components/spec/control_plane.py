@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import enum
 from typing import Any, Optional
 
@@ -142,8 +143,6 @@ class ControlPlaneSpec(Model):
     @field_validator("revision_tags")
     @classmethod
     def _tags_are_labels(cls, tags: list[str]) -> list[str]:
-        import re
-
         for tag in tags:
             if not re.match(DNS_LABEL_PATTERN, tag):
                 raise ValueError(f"revision tag {tag!r} must be a DNS label (lowercase letters, digits, '-')")

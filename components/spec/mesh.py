@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from pydantic import Field, model_validator
@@ -33,8 +34,6 @@ class MeshSpec(Model):
 
     @model_validator(mode="after")
     def _names_are_labels(self) -> "MeshSpec":
-        import re
-
         for kind, names in (("namespace", self.namespaces), ("service", self.services)):
             for name in names:
                 if not re.match(DNS_LABEL_PATTERN, name):
