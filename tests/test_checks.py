@@ -263,6 +263,12 @@ CASES = [
          mesh(namespaces={"shop": {"revision": "canary"}}, controlPlane={**INSTALLED, "revisionTags": ["stable"]}),
          [(WARNING, "mesh.namespaces.shop.revision")],
          mesh(namespaces={"shop": {"revision": "stable"}}, controlPlane={**INSTALLED, "revisionTags": ["stable"]})),
+    Case("MR155", "MR155",
+         mesh(namespaces={"shop": {}, "edge": {"mode": "none"}},
+              controlPlane={**INSTALLED, "gateways": {"ingress": {"namespace": "edge"}}}),
+         [(ERROR, "mesh.namespaces.edge.mode")],
+         mesh(namespaces={"shop": {}, "edge": {"mode": "sidecar"}},
+              controlPlane={**INSTALLED, "gateways": {"ingress": {"namespace": "edge"}}})),
     Case("MR160", "MR160",
          mesh({"order": svc(), "payment": svc(access={"allowFrom": [
              "shop/order", {"namespace": "shop", "serviceAccount": "order", "methods": ["GET"]}]})},

@@ -115,3 +115,20 @@ def unknown_revision(spec: MeshSpec) -> Iterator[Finding]:
                           f"pods start without a sidecar; expected the revision {control_plane.revision_name} or a "
                           f"revision tag ({', '.join(control_plane.revision_tags) or 'none defined'}), "
                           f"got {namespace.revision!r}")
+
+
+@check("MR155", "Gateway deployed into a namespace that opts out of injection", Severity.ERROR)
+def gateway_namespace_without_injection(spec: MeshSpec) -> Iterator[Finding]:
+    """A gateway whose namespace this stack labels ``istio-injection=disabled`` (mode ``none``)."""
+    control_plane = spec.control_plane
+    if not control_plane.install:
+        return  # gateways of a control plane brought by the user are deployed by the user
+    for name, gateway in control_plane.gateways.items():
+        namespace = spec.namespaces.get(gateway.namespace)
+        if namespace is not None and namespace.mode is DataplaneMode.NONE:
+            yield finding("MR155", path("namespaces", gateway.namespace, "mode"),
+                          f"gateway {name!r} runs in namespace {gateway.namespace!r}, which mode none labels "
+                          f"istio-injection=disabled; Istio's gateway chart uses image: auto and needs the injector "
+                          f"to fill in the proxy, so its pods never start (image 'auto' cannot be pulled); "
+                          f"expected mode sidecar (or ambient) for {gateway.namespace!r}, or another gateway "
+                          f"namespace, got mode none")
