@@ -193,6 +193,12 @@ write_stamp() { # TOOL KEY DETAIL-LINES...
   printf '%s\n' "$@" >"$f.tmp" && mv "$f.tmp" "$f"
 }
 
+adopt_existing() { # TOOL PATH VERSION STAMP-KEY: use a tool already installed outside our bin dir
+  log "$1: using $2 (already $3)"
+  ln -sfn "$2" "$BIN_DIR/$1"
+  write_stamp "$1" "$4" "built=$3" "source=$2" "file=$1"
+}
+
 on_path_outside() { # NAME -> path of NAME on PATH, skipping our bin dir
   local d
   local IFS=:
@@ -231,9 +237,7 @@ install_pulumi() {
   if stamp_ok pulumi "$key"; then up_to_date pulumi; return; fi
 
   if ext=$(on_path_outside pulumi) && [[ "$(PULUMI_SKIP_UPDATE_CHECK=true "$ext" version 2>/dev/null)" == "$want" ]]; then
-    log "pulumi: using $ext (already $want)"
-    ln -sfn "$ext" "$BIN_DIR/pulumi"
-    write_stamp pulumi "$key" "built=$want" "source=$ext" "file=pulumi"
+    adopt_existing pulumi "$ext" "$want" "$key"
     return
   fi
 
@@ -410,9 +414,7 @@ install_istioctl() {
   if stamp_ok istioctl "$key"; then up_to_date istioctl; return; fi
 
   if ext=$(on_path_outside istioctl) && [[ "$(istioctl_version "$ext")" == "$pin" ]]; then
-    log "istioctl: using $ext (already $pin)"
-    ln -sfn "$ext" "$BIN_DIR/istioctl"
-    write_stamp istioctl "$key" "built=$pin" "source=$ext" "file=istioctl"
+    adopt_existing istioctl "$ext" "$pin" "$key"
     return
   fi
 

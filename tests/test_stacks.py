@@ -15,6 +15,11 @@ from components.spec import load_stack_file, read_stack_file
 PASSWORD = "not-a-real-password"
 
 
+def dev_mesh():
+    """A fresh copy of the dev stack's mesh config, to break in one place."""
+    return copy.deepcopy(read_stack_file(ROOT / "stacks" / "Pulumi.dev.yaml")["mesh"])
+
+
 def stack_config(stack_file, mesh=None):
     raw = read_stack_file(stack_file)
     config = {f"mesh-rollout:{key}": value for key, value in raw.items()}
@@ -88,7 +93,7 @@ def test_grafana_password_is_a_secret_end_to_end():
 
 def test_bad_config_fails_with_every_problem_and_registers_nothing(caplog):
     dev = ROOT / "stacks" / "Pulumi.dev.yaml"
-    mesh = copy.deepcopy(read_stack_file(dev)["mesh"])
+    mesh = dev_mesh()
     mesh["services"]["order"]["traffic"]["retries"]["perTryTimout"] = "1s"
     mesh["services"]["payment"]["traffic"]["timeout"] = "soon"
     mesh["namespaces"]["shop"]["mode"] = "sidecars"
@@ -106,7 +111,7 @@ def test_bad_config_fails_with_every_problem_and_registers_nothing(caplog):
 
 def test_out_of_range_weight_is_reported_with_path_expected_and_given(caplog):
     dev = ROOT / "stacks" / "Pulumi.dev.yaml"
-    mesh = copy.deepcopy(read_stack_file(dev)["mesh"])
+    mesh = dev_mesh()
     mesh["services"]["catalog"]["traffic"]["split"] = {"v1": 90, "v2": 140}
     with pytest.raises(SystemExit):
         run_main(stack_config(dev, mesh))
@@ -116,7 +121,7 @@ def test_out_of_range_weight_is_reported_with_path_expected_and_given(caplog):
 
 def test_cross_resource_error_fails_before_registration(caplog):
     dev = ROOT / "stacks" / "Pulumi.dev.yaml"
-    mesh = copy.deepcopy(read_stack_file(dev)["mesh"])
+    mesh = dev_mesh()
     mesh["services"]["catalog"]["traffic"]["split"] = {"v1": 90, "v3": 10}
     with pytest.raises(SystemExit):
         run_main(stack_config(dev, mesh))
