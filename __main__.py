@@ -18,7 +18,7 @@ def provider_for(cluster: ClusterSpec) -> k8s.Provider:
         return k8s.Provider("k8s", render_yaml_to_directory=cluster.render_dir)
     return k8s.Provider(
         "k8s",
-        kubeconfig=cluster.kubeconfig,
+        kubeconfig=cluster.kubeconfig_path_or_contents,
         context=cluster.context,
         enable_server_side_apply=cluster.enable_server_side_apply,
     )
@@ -39,7 +39,8 @@ def main() -> None:
         pulumi.log.error(str(error))
         sys.exit(1)
 
-    mesh = Mesh("mesh", MeshArgs(spec=spec, provider=provider_for(cluster), secrets=secrets))
+    mesh = Mesh("mesh", MeshArgs(spec=spec, provider=provider_for(cluster), secrets=secrets,
+                                 nodeless=cluster.nodeless))
     pulumi.export("revision", mesh.control_plane.revision)
     pulumi.export("hosts", mesh.traffic.hosts)
     pulumi.export("urls", mesh.observability.urls if mesh.observability else {})

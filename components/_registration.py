@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .plan import ConcernPlan, HelmRelease, KubeObject, PlannedSecret
+from .plan import ConcernPlan, HelmRelease, KubeObject, ManifestFile, PlannedSecret
 
 
 def child_name(component: str, key: str) -> str:
@@ -54,6 +54,8 @@ class ConcernComponent(pulumi.ComponentResource):
             self.resources[secret.key] = self._secret(secret, secret_values or {}, [n.key for n in namespaces])
         for release in plan.releases:
             self.resources[release.key] = self._release(release)
+        for manifest in plan.manifests:
+            self.resources[manifest.key] = self._manifest(manifest)
         for item in others:
             self.resources[item.key] = self._object(item)
 
@@ -102,5 +104,14 @@ class ConcernComponent(pulumi.ComponentResource):
             values=release.values,
             repository_opts=repository,
             plain_http=release.plain_http or None,
+            skip_await=release.skip_await or None,
             opts=self._opts(release.depends_on),
+        )
+
+    def _manifest(self, manifest: ManifestFile) -> pulumi.Resource:
+        return k8s.yaml.v2.ConfigFile(
+            child_name(self._name, manifest.key),
+            file=manifest.path,
+            skip_await=manifest.skip_await or None,
+            opts=self._opts(manifest.depends_on),
         )

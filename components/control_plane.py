@@ -27,6 +27,8 @@ class ControlPlaneArgs:
     tracing: Optional[TracingProvider] = None
     #: Namespaces owned elsewhere (e.g. by :class:`Injection`), so they are not created twice.
     managed_namespaces: frozenset[str] = field(default_factory=frozenset)
+    #: The cluster runs no pods (``ClusterSpec.nodeless``): charts skip readiness waits, webhooks fail open.
+    nodeless: bool = False
 
 
 class ControlPlane(ConcernComponent):
@@ -34,7 +36,8 @@ class ControlPlane(ConcernComponent):
 
     def __init__(self, name: str, args: ControlPlaneArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mesh-rollout:index:ControlPlane", name, args.provider, opts)
-        self.plan = plan_control_plane(args.spec, args.trust_domain, args.tracing, args.managed_namespaces)
+        self.plan = plan_control_plane(args.spec, args.trust_domain, args.tracing, args.managed_namespaces,
+                                       args.nodeless)
         self._register(self.plan)
         #: The revision namespaces are enrolled with (its first revision tag if any).
         self.revision = pulumi.Output.from_input(args.spec.revision_name)

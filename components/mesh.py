@@ -29,6 +29,9 @@ class MeshArgs:
     provider: Optional[k8s.Provider] = None
     #: Secret config values by key (e.g. ``grafanaAdminPassword``); they stay secret outputs.
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    #: The cluster runs no pods (``ClusterSpec.nodeless``, e.g. scripts/cluster.sh): nothing waits for workloads to
+    #: become ready and Istio's validation webhooks fail open. Never on a cluster that runs pods.
+    nodeless: bool = False
 
 
 def preflight(spec: MeshSpec, secrets: Mapping[str, object]) -> list[Finding]:
@@ -68,7 +71,8 @@ class Mesh(pulumi.ComponentResource):
 
         self.control_plane = ControlPlane(
             f"{name}-control-plane",
-            ControlPlaneArgs(cp, provider, spec.trust_domain, mesh_tracing(spec), owned_namespaces),
+            ControlPlaneArgs(spec=cp, provider=provider, trust_domain=spec.trust_domain, tracing=mesh_tracing(spec),
+                             managed_namespaces=owned_namespaces, nodeless=args.nodeless),
             child(),
         )
         # Namespace labels name a revision whose injector webhook must exist first.
@@ -95,8 +99,10 @@ class Mesh(pulumi.ComponentResource):
             self.observability = Observability(
                 f"{name}-observability",
                 ObservabilityArgs(
-                    spec.observability, spec.root_namespace, spec.cluster_domain, args.secrets,
-                    namespaces_created_before_observability(spec), provider,
+                    spec=spec.observability, root_namespace=spec.root_namespace,
+                    cluster_domain=spec.cluster_domain, secrets=args.secrets,
+                    existing_namespaces=namespaces_created_before_observability(spec), provider=provider,
+                    nodeless=args.nodeless,
                 ),
                 child(*istio_ready),
             )

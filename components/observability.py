@@ -29,6 +29,8 @@ class ObservabilityArgs:
     existing_namespaces: frozenset[str] = field(default_factory=frozenset)
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
     provider: Optional[k8s.Provider] = None
+    #: The cluster runs no pods (``ClusterSpec.nodeless``): nothing waits for the add-ons to become ready.
+    nodeless: bool = False
 
 
 class Observability(ConcernComponent):
@@ -36,7 +38,8 @@ class Observability(ConcernComponent):
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mesh-rollout:index:Observability", name, args.provider, opts)
-        self.plan = plan_observability(args.spec, args.root_namespace, args.cluster_domain, args.existing_namespaces)
+        self.plan = plan_observability(args.spec, args.root_namespace, args.cluster_domain,
+                                       args.existing_namespaces, args.nodeless)
         self._register(self.plan, args.secrets)
         ends = endpoints(args.spec, args.cluster_domain)
         self.urls = {"prometheus": ends.prometheus, "grafana": ends.grafana, "jaeger": ends.jaeger_query}

@@ -14,7 +14,17 @@ import yaml
 
 from .checks import errors, run_checks
 from .plan import CONCERNS, plan
-from .spec import ConfigError, load_stack_file
+from pathlib import Path
+
+from .spec import CLUSTER_KEY, ConfigError, load_stack_file, parse_cluster, read_stack_file
+
+
+def stack_path(name_or_path: str) -> Path:
+    """``dev`` means ``stacks/Pulumi.dev.yaml``; anything else is a path."""
+    path = Path(name_or_path)
+    if not path.exists() and "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")):
+        path = Path("stacks") / f"Pulumi.{name_or_path}.yaml"
+    return path
 
 
 def _summary(mesh_plan) -> str:
@@ -25,6 +35,7 @@ def _summary(mesh_plan) -> str:
             kinds[item.kind] = kinds.get(item.kind, 0) + 1
         parts = [f"{count} {kind}" for kind, count in sorted(kinds.items())]
         parts += [f"chart {release.chart}@{release.version or 'local'}" for release in concern.releases]
+        parts += [f"manifest {manifest.path}" for manifest in concern.manifests]
         parts += [f"Secret {secret.name} (from secret config)" for secret in concern.secrets]
         lines.append(f"{name}: {', '.join(parts) if parts else 'nothing'}")
     return "\n".join(lines)
@@ -32,13 +43,18 @@ def _summary(mesh_plan) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.show", description=__doc__.splitlines()[0])
-    parser.add_argument("stack_file", help="a stack file, e.g. stacks/Pulumi.dev.yaml")
+    parser.add_argument("stack_file", help="a stack name (dev) or a stack file (stacks/Pulumi.dev.yaml)")
     parser.add_argument("--concern", choices=CONCERNS, help="print only this concern")
     parser.add_argument("--summary", action="store_true", help="print counts per concern instead of objects")
     args = parser.parse_args(argv)
 
+    path = stack_path(args.stack_file)
+    if not path.is_file():
+        print(f"{args.stack_file}: no such stack file ({path})", file=sys.stderr)
+        return 2
     try:
-        spec = load_stack_file(args.stack_file)
+        spec = load_stack_file(path)
+        cluster = parse_cluster(read_stack_file(path).get(CLUSTER_KEY), root=CLUSTER_KEY)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
@@ -48,7 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if errors(findings):
         return 2
 
-    mesh_plan = plan(spec)
+    mesh_plan = plan(spec, nodeless=cluster.nodeless)
     if args.summary:
         print(_summary(mesh_plan))
         return 0

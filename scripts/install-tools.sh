@@ -4,6 +4,7 @@
 #
 #   scripts/install-tools.sh                    # all tools
 #   scripts/install-tools.sh pulumi istioctl    # a subset: pulumi language-python kubernetes istioctl
+#                                               #   cluster istio-assets
 #   export PATH="$(scripts/install-tools.sh | tail -1):$PATH"
 #
 # Progress goes to stderr; the last line of stdout is the bin dir.
@@ -20,6 +21,8 @@
 #                                 to build for the pinned pulumi-kubernetes release (overrides the table below)
 #   MESH_ROLLOUT_ISTIO_MODULE_VERSION         pseudo-version of istio.io/istio for the pinned Istio release
 #   MESH_ROLLOUT_ISTIO_HUB        image hub stamped into istioctl (default docker.io/istio)
+#   MESH_ROLLOUT_ISTIO_ASSETS_DIR where Istio's charts and add-on manifests are copied
+#                                 (default ${XDG_CACHE_HOME:-$HOME/.cache}/mesh-rollout/istio-<version>)
 # Needs: go, python3 (reads go.mod JSON), GNU sort -V; network access to the Go module proxy.
 set -euo pipefail
 
@@ -447,18 +450,102 @@ install_istioctl() {
   log "istioctl: installed $BIN_DIR/istioctl ($got)"
 }
 
+# ---------------------------------------------------------------- local cluster (etcd, API server, ...)
+# Built from the committed module tools/cluster (go.mod + go.sum): -mod=readonly, so every module is
+# checksum-verified and nothing is resolved at build time. See docs/tools.md and docs/local-cluster.md.
+CLUSTER_FILES=(etcd kube-apiserver kube-controller-manager kubectl)
+install_cluster() {
+  local moddir=$REPO_ROOT/tools/cluster key kver minor out
+  key="cluster gomod=$(cat "$moddir/go.mod" "$moddir/go.sum" | sha256sum | cut -c1-16) recipe=$RECIPE"
+  if stamp_ok cluster "$key"; then log "cluster: up to date ($(sed -n 's/^built=//p' "$STAMP_DIR/cluster"))"; return; fi
+  need_go
+  kver=$(GO_CWD=$moddir GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off go list -m -f '{{.Version}}' k8s.io/kubernetes) ||
+    die "cluster: cannot read the k8s.io/kubernetes version from $moddir/go.mod"
+  minor=$(printf '%s' "$kver" | cut -d. -f2)
+  local ld="-s -w" pkg
+  # Clients read the server's version from these (unset, they say v0.0.0 and kubectl warns about skew).
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$kver -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    ld+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  out=$(new_workdir)
+  log "cluster: building kube-apiserver, kube-controller-manager, kubectl $kver and etcd (cold: ~20 min, ~3 GB)"
+  (cd "$moddir" && GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off timed cluster-kubernetes go build -trimpath \
+    -ldflags "$ld" -o "$out/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kubectl) || die "cluster: go build of the Kubernetes binaries failed"
+  (cd "$moddir" && GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off timed cluster-etcd go build -trimpath \
+    -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3) || die "cluster: go build of etcd failed"
+  local got f etcdver
+  got=$("$out/kube-apiserver" --version 2>/dev/null | awk '{print $2}')
+  [[ $got == "$kver" ]] || die "cluster: kube-apiserver reports '$got', expected '$kver'"
+  etcdver=$("$out/etcd" --version 2>/dev/null | sed -n 's/^etcd Version: //p')
+  for f in "${CLUSTER_FILES[@]}"; do install_file "$out/$f" "$f"; done
+  local stamp=("$key" "built=kubernetes $kver, etcd $etcdver" "source=$moddir (go.mod, go.sum)")
+  for f in "${CLUSTER_FILES[@]}"; do stamp+=("file=$f"); done
+  write_stamp cluster "${stamp[@]}"
+  log "cluster: installed ${CLUSTER_FILES[*]} into $BIN_DIR (kubernetes $kver, etcd $etcdver)"
+}
+
+# ---------------------------------------------------------------- Istio's charts and add-on manifests
+# Istio's real Helm charts and sample add-ons ship inside the istio.io/istio module (the same source istioctl
+# is built from). A release stamps the chart version and the image hub/tag; the source tree says 1.0.0 and a
+# test registry, so the copy made here is stamped with the pinned release (the plan pins hub/tag in values too).
+ISTIO_CHARTS=("base=base" "istiod=istio-control/istio-discovery" "gateway=gateway" "cni=istio-cni" "ztunnel=ztunnel")
+ISTIO_ADDONS=(prometheus grafana jaeger kiali)
+install_istio_assets() {
+  local pin pseudo key dest src e name path hub
+  pin=$(istio_pin)
+  hub=${MESH_ROLLOUT_ISTIO_HUB:-docker.io/istio}
+  pseudo=${MESH_ROLLOUT_ISTIO_MODULE_VERSION:-$(lookup "$pin" "${ISTIO_PSEUDOS[@]}" || true)}
+  [[ -n $pseudo ]] || die "istio-assets: no known pseudo-version of istio.io/istio for Istio $pin (see ISTIO_PSEUDOS)"
+  dest=${MESH_ROLLOUT_ISTIO_ASSETS_DIR:-$(dirname "$TOOLS_DIR")/istio-$pin}
+  key="istio-assets requested=$pin source=$pseudo hub=$hub dest=$dest recipe=$RECIPE"
+  if [[ $FORCE != 1 && -f $STAMP_DIR/istio-assets && "$(head -n1 "$STAMP_DIR/istio-assets")" == "$key" &&
+        -f $dest/charts/istiod/Chart.yaml && -f $dest/addons/kiali.yaml ]]; then
+    log "istio-assets: up to date ($dest)"; return
+  fi
+  need_go
+  src=$(mod_dir istio.io/istio "$pseudo")
+  [[ -d $src/manifests/charts ]] || die "istio-assets: $src has no manifests/charts"
+  rm -rf "$dest.tmp"; mkdir -p "$dest.tmp/charts" "$dest.tmp/addons"
+  for e in "${ISTIO_CHARTS[@]}"; do
+    name=${e%%=*}; path=${e#*=}
+    cp -R "$src/manifests/charts/$path" "$dest.tmp/charts/$name"
+    chmod -R u+w "$dest.tmp/charts/$name"
+    python3 - "$dest.tmp/charts/$name" "$pin" "$hub" <<'PY'
+import pathlib, re, sys
+chart, version, hub = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+meta = chart / "Chart.yaml"
+text = re.sub(r"(?m)^(version|appVersion):.*$", lambda m: f"{m.group(1)}: {version}", meta.read_text())
+meta.write_text(text)
+values = chart / "values.yaml"
+# The source tree's defaults point at Istio's test registry; a release rewrites them to the released images.
+# Only the test-registry defaults: an empty hub/tag means "inherit global" and stays as it is.
+text = re.sub(r"(?m)^(\s*)hub: registry\.istio\.io/testing\s*$", lambda m: f"{m.group(1)}hub: {hub}", values.read_text())
+text = re.sub(r"(?m)^(\s*)tag: latest\s*$", lambda m: f"{m.group(1)}tag: {version}", text)
+values.write_text(text)
+PY
+  done
+  for name in "${ISTIO_ADDONS[@]}"; do cp "$src/samples/addons/$name.yaml" "$dest.tmp/addons/$name.yaml"; done
+  chmod -R u+w "$dest.tmp"
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"
+  write_stamp istio-assets "$key" "built=$pin" "source=istio.io/istio@$pseudo" "dir=$dest"
+  log "istio-assets: Istio $pin charts (${ISTIO_CHARTS[*]%%=*}) and add-ons (${ISTIO_ADDONS[*]}) in $dest"
+}
+
 # ---------------------------------------------------------------- main
+ALL_TOOLS=(pulumi language-python kubernetes istioctl cluster istio-assets)
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(pulumi language-python kubernetes istioctl)
+[[ ${#tools[@]} -gt 0 ]] || tools=("${ALL_TOOLS[@]}")
 for t in "${tools[@]}"; do
   case $t in
-    pulumi | language-python | kubernetes | istioctl) ;;
+    pulumi | language-python | kubernetes | istioctl | cluster | istio-assets) ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 0 ;;
-    *) die "unknown tool '$t' (choose from: pulumi language-python kubernetes istioctl)" ;;
+    *) die "unknown tool '$t' (choose from: ${ALL_TOOLS[*]})" ;;
   esac
 done
-# Build in a fixed order (pulumi first: the kubernetes step registers the plugin with it).
-for t in pulumi language-python kubernetes istioctl; do
+# Build in a fixed order (pulumi first: the kubernetes step registers the plugin with it), one at a time.
+for t in "${ALL_TOOLS[@]}"; do
   for want in "${tools[@]}"; do
     if [[ $want == "$t" ]]; then
       case $t in
@@ -466,6 +553,8 @@ for t in pulumi language-python kubernetes istioctl; do
         language-python) install_language_python ;;
         kubernetes) install_kubernetes ;;
         istioctl) install_istioctl ;;
+        cluster) install_cluster ;;
+        istio-assets) install_istio_assets ;;
       esac
       break
     fi

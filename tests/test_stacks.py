@@ -2,6 +2,7 @@
 bad configuration fails with the documented error before anything is registered."""
 
 import copy
+from pathlib import Path
 import runpy
 
 import pytest
@@ -59,13 +60,30 @@ def test_every_stack_registers_exactly_its_plan(stack_file):
             assert registration.provider.startswith(provider.urn), registration.name
 
 
-def test_local_stack_uses_render_mode_and_a_bring_your_own_control_plane():
+def test_local_stack_targets_the_local_cluster_with_istios_real_charts_and_add_on_manifests():
     local = ROOT / "stacks" / "Pulumi.local.yaml"
     recorder = run_main(stack_config(local))
     provider = recorder.named("k8s")
-    assert provider.inputs["renderYamlToDirectory"] == "out/local"
-    assert "kubeconfig" not in provider.inputs
-    assert recorder.of_type("kubernetes:helm.sh/v4:Chart") == []
+    assert "renderYamlToDirectory" not in provider.inputs
+    # `~` is expanded: the provider gets the file scripts/cluster.sh writes.
+    assert provider.inputs["kubeconfig"] == str(Path.home() / ".cache/mesh-rollout/cluster/kubeconfig")
+    charts = recorder.of_type("kubernetes:helm.sh/v4:Chart")
+    assets = Path.home() / ".cache/mesh-rollout/istio-1.30.4"
+    assert {c.inputs["chart"] for c in charts} == {str(assets / "charts" / name) for name in ("base", "istiod",
+                                                                                              "gateway")}
+    # The node-less cluster option: no chart waits for pods that will never run.
+    assert {c.inputs.get("skipAwait") for c in charts} == {True}
+    files = recorder.of_type("kubernetes:yaml/v2:ConfigFile")
+    assert sorted(f.inputs["file"] for f in files) == sorted(
+        str(assets / "addons" / f"{name}.yaml") for name in ("prometheus", "jaeger", "grafana", "kiali"))
+    assert {f.inputs.get("skipAwait") for f in files} == {True}
+
+
+def test_a_stack_without_the_nodeless_option_waits_for_its_workloads():
+    dev = ROOT / "stacks" / "Pulumi.dev.yaml"
+    recorder = run_main(stack_config(dev))
+    charts = recorder.of_type("kubernetes:helm.sh/v4:Chart")
+    assert charts and all("skipAwait" not in c.inputs for c in charts)
 
 
 def test_custom_resources_wait_for_control_plane_and_namespaces():
@@ -105,7 +123,8 @@ def test_bad_config_fails_with_every_problem_and_registers_nothing(caplog):
     text = caplog.text
     assert "invalid mesh configuration (3 problems)" in text
     assert "mesh.services.order.traffic.retries.perTryTimout: unknown key" in text
-    assert "mesh.services.payment.traffic.timeout: must be a duration such as 250ms, 2s, 1m or 1h, got 'soon'" in text
+    assert ("mesh.services.payment.traffic.timeout: must be a duration such as 250ms, 2s, 1m30s or 1h (units ns, us, "
+            "ms, s, m, h), got 'soon'") in text
     assert "mesh.namespaces.shop.mode: Input should be 'sidecar', 'ambient' or 'none', got 'sidecars'" in text
 
 

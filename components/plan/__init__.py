@@ -8,7 +8,9 @@ from ..spec import MeshSpec
 from .access import plan_access
 from .control_plane import TracingProvider, plan_control_plane
 from .injection import INJECTION_LABELS, enrollment_labels, plan_injection
-from .model import CONCERNS, ConcernPlan, HelmRelease, KubeObject, MeshPlan, PlannedSecret, deep_merge, object_key
+from .model import (
+    CONCERNS, ConcernPlan, HelmRelease, KubeObject, ManifestFile, MeshPlan, PlannedSecret, deep_merge, object_key,
+)
 from .mtls import plan_mtls
 from .observability import GRAFANA_PASSWORD_CONFIG, UPSTREAM, endpoints, plan_observability
 from .traffic import plan_traffic
@@ -34,28 +36,29 @@ def required_secret_config(spec: MeshSpec) -> dict[str, str]:
     return {key: f"Secret {s.namespace}/{s.name}" for s in secrets for key in s.from_config.values()}
 
 
-def plan(spec: MeshSpec) -> MeshPlan:
+def plan(spec: MeshSpec, nodeless: bool = False) -> MeshPlan:
     """Every object and release ``spec`` creates, grouped by concern, each concern in dependency order.
 
+    ``nodeless``: the target cluster runs no pods (``mesh-rollout:cluster`` ``nodeless: true``).
     The ``Mesh`` component registers exactly this, concern by concern (tests hold it to that).
     """
     control_plane = spec.control_plane
     return MeshPlan(
         control_plane=plan_control_plane(control_plane, spec.trust_domain, mesh_tracing(spec),
-                                         frozenset(spec.namespaces)),
+                                         frozenset(spec.namespaces), nodeless),
         injection=plan_injection(spec.namespaces, control_plane.injection_revision),
         mtls=plan_mtls(spec.mtls, spec.services, spec.root_namespace),
         traffic=plan_traffic(spec.services, control_plane.gateways, spec.cluster_domain),
         access=plan_access(spec.services, spec.namespaces, spec.trust_domain, control_plane.gateways),
         observability=plan_observability(
             spec.observability, spec.root_namespace, spec.cluster_domain,
-            namespaces_created_before_observability(spec),
+            namespaces_created_before_observability(spec), nodeless,
         ),
     )
 
 
 __all__ = [
-    "CONCERNS", "ConcernPlan", "HelmRelease", "KubeObject", "MeshPlan", "PlannedSecret", "TracingProvider",
+    "CONCERNS", "ConcernPlan", "HelmRelease", "KubeObject", "ManifestFile", "MeshPlan", "PlannedSecret", "TracingProvider",
     "GRAFANA_PASSWORD_CONFIG", "INJECTION_LABELS", "UPSTREAM", "deep_merge", "endpoints", "enrollment_labels",
     "mesh_tracing", "namespaces_created_before_observability", "object_key", "plan", "required_secret_config", "plan_access", "plan_control_plane", "plan_injection", "plan_mtls", "plan_observability",
     "plan_traffic",

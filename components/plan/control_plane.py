@@ -29,8 +29,21 @@ def namespace_object(name: str) -> KubeObject:
     return KubeObject({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name)})
 
 
+#: Where Istio's released images live; the chart source trees default to a test registry, so the plan pins it.
+ISTIO_HUB = "docker.io/istio"
+
+
+def webhook_values(nodeless: bool) -> dict[str, Any]:
+    """The validation webhooks' failure policy.
+
+    ``Fail`` normally: without it base renders ``Ignore`` and istiod flips it to ``Fail``, an endless drift. On a
+    node-less cluster no istiod ever answers, so ``Fail`` would refuse every Istio resource: ``Ignore`` there.
+    """
+    return {"base": {"validationFailurePolicy": "Ignore" if nodeless else "Fail"}}
+
+
 def istiod_values(
-    control_plane: ControlPlaneSpec, trust_domain: str, tracing: Optional[TracingProvider]
+    control_plane: ControlPlaneSpec, trust_domain: str, tracing: Optional[TracingProvider], nodeless: bool = False
 ) -> dict[str, Any]:
     """Values of the istiod chart for this spec (user's ``istiodValues`` merged last)."""
     ha = control_plane.high_availability
@@ -57,6 +70,9 @@ def istiod_values(
         },
         "meshConfig": mesh_config,
         "global": {
+            # Images of the pinned release, whatever the chart source (a source tree says test registry/latest).
+            "hub": ISTIO_HUB,
+            "tag": control_plane.version,
             "meshID": control_plane.mesh_id,
             "network": control_plane.network,
             "multiCluster": {"clusterName": control_plane.cluster_name},
@@ -64,7 +80,7 @@ def istiod_values(
             "defaultPodDisruptionBudget": {"enabled": ha.pod_disruption_budget},
         },
     }
-    return deep_merge(prune(values), control_plane.istiod_values)
+    return deep_merge(deep_merge(prune(values), webhook_values(nodeless)), control_plane.istiod_values)
 
 
 def gateway_values(name: str, control_plane: ControlPlaneSpec) -> dict[str, Any]:
@@ -92,10 +108,13 @@ def plan_control_plane(
     trust_domain: str = "cluster.local",
     tracing: Optional[TracingProvider] = None,
     managed_namespaces: frozenset[str] = frozenset(),
+    nodeless: bool = False,
 ) -> ConcernPlan:
     """Namespaces and charts of the control plane; empty when the control plane is brought by the user.
 
     ``managed_namespaces`` are namespaces another concern (injection) already owns, so they are not created twice.
+    ``nodeless``: the cluster runs no pods (see :attr:`ClusterSpec.nodeless`): nothing waits for readiness and the
+    validation webhooks fail open.
     """
     plan = ConcernPlan()
     if not control_plane.install:
@@ -111,25 +130,23 @@ def plan_control_plane(
 
     base_values = {
         "defaultRevision": control_plane.revision_name if control_plane.default_revision else "",
-        # Without this, base renders failurePolicy Ignore and istiod flips it to Fail: endless drift.
-        "base": {"validationFailurePolicy": "Fail"},
+        **webhook_values(nodeless),
     }
-    plan.releases.append(release("istio-base", "base", version, source, ns, base_values, root_ns))
-    plan.releases.append(
-        release("istiod", "istiod", version, source, ns, istiod_values(control_plane, trust_domain, tracing),
-                ("istio-base",))
-    )
+
+    def add(key: str, chart: str, namespace: str, values: dict[str, Any], depends_on: tuple[str, ...]) -> None:
+        plan.releases.append(release(key, chart, version, source, namespace, values, depends_on, skip_await=nodeless))
+
+    add("istio-base", "base", ns, base_values, root_ns)
+    add("istiod", "istiod", ns, istiod_values(control_plane, trust_domain, tracing, nodeless), ("istio-base",))
     last = "istiod"
     if control_plane.ambient:
-        plan.releases.append(release("istio-cni", "cni", version, source, ns, {"profile": "ambient"}, ("istiod",)))
-        plan.releases.append(
-            release("ztunnel", "ztunnel", version, source, ns,
-                    {"revision": control_plane.revision_name}, ("istio-cni",))
-        )
+        pinned = {"global": {"hub": ISTIO_HUB, "tag": version}}
+        add("istio-cni", "cni", ns, {"profile": "ambient", **pinned}, ("istiod",))
+        # ztunnel's image settings are top-level values.
+        add("ztunnel", "ztunnel", ns, {"revision": control_plane.revision_name, "hub": ISTIO_HUB, "tag": version},
+            ("istio-cni",))
         last = "ztunnel"
     for name, gateway in sorted(control_plane.gateways.items()):
         depends = (last,) if gateway.namespace in managed_namespaces else (last, f"Namespace/{gateway.namespace}")
-        plan.releases.append(
-            release(name, "gateway", version, source, gateway.namespace, gateway_values(name, control_plane), depends)
-        )
+        add(name, "gateway", gateway.namespace, gateway_values(name, control_plane), depends)
     return plan

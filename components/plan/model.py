@@ -54,6 +54,21 @@ class HelmRelease:
     depends_on: tuple[str, ...] = ()
     #: Use plain HTTP for an OCI registry.
     plain_http: bool = False
+    #: Do not wait for the chart's workloads to become ready (a node-less cluster: pods never run).
+    skip_await: bool = False
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """A Kubernetes manifest file applied as it is (e.g. one of Istio's sample add-ons), object by object."""
+
+    #: Stable identity in the plan.
+    key: str
+    #: Path of the YAML file (``~`` is expanded).
+    path: str
+    depends_on: tuple[str, ...] = ()
+    #: Do not wait for the file's workloads to become ready (a node-less cluster: pods never run).
+    skip_await: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,7 @@ class ConcernPlan:
     releases: list[HelmRelease] = field(default_factory=list)
     objects: list[KubeObject] = field(default_factory=list)
     secrets: list[PlannedSecret] = field(default_factory=list)
+    manifests: list[ManifestFile] = field(default_factory=list)
 
     def object(self, key: str) -> KubeObject:
         """The object with this key (KeyError if absent)."""
@@ -124,6 +140,11 @@ class MeshPlan:
         """Every Helm release of every concern."""
         return [item for _, concern in self.concerns() for item in concern.releases]
 
+    @property
+    def manifests(self) -> list[ManifestFile]:
+        """Every manifest file of every concern."""
+        return [item for _, concern in self.concerns() for item in concern.manifests]
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON/YAML-ready view (what ``python -m components.show`` prints)."""
         result: dict[str, Any] = {}
@@ -138,8 +159,14 @@ class MeshPlan:
                         "namespace": release.namespace,
                         "dependsOn": list(release.depends_on),
                         "values": copy.deepcopy(release.values),
+                        **({"skipAwait": True} if release.skip_await else {}),
                     }
                     for release in concern.releases
+                ],
+                "manifests": [
+                    {"name": m.key, "path": m.path, "dependsOn": list(m.depends_on),
+                     **({"skipAwait": True} if m.skip_await else {})}
+                    for m in concern.manifests
                 ],
                 "objects": [copy.deepcopy(item.manifest) for item in concern.objects],
                 "secrets": [

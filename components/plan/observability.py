@@ -1,16 +1,19 @@
 """Plan of observability: Prometheus, Grafana, Jaeger and Kiali charts wired to each other, and the mesh-wide
-Telemetry resource. Each add-on can be replaced by an existing endpoint URL."""
+Telemetry resource. Each add-on can be replaced by an existing endpoint URL, or installed from Istio's sample
+manifest (which brings its own wiring) instead of its chart."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from ..spec import ChartRepository, ObservabilitySpec
 from ..spec.observability import AddonSpec
 from .charts import release
 from .control_plane import TracingProvider, namespace_object
-from .model import ConcernPlan, KubeObject, PlannedSecret, deep_merge
+from .model import ConcernPlan, KubeObject, ManifestFile, PlannedSecret, deep_merge
 from .naming import ISTIO_TELEMETRY, metadata
 
 
@@ -50,9 +53,11 @@ def endpoints(observability: ObservabilitySpec, cluster_domain: str = "cluster.l
     """URLs the add-ons use to find each other, and the tracing provider istiod sends spans to."""
     suffix = f"{observability.namespace}.svc.{cluster_domain}"
 
-    def url(addon: AddonSpec, installed: str) -> Optional[str]:
+    def url(addon: AddonSpec, installed: str, sample: Optional[str] = None) -> Optional[str]:
         if not addon.enabled:
             return None
+        if addon.installs_manifest and sample is not None:
+            return sample
         return addon.url or installed
 
     jaeger = observability.jaeger
@@ -62,8 +67,9 @@ def endpoints(observability: ObservabilitySpec, cluster_domain: str = "cluster.l
         tracing = TracingProvider(observability.tracing.provider, host, jaeger.collector_port)
     return Endpoints(
         prometheus=url(observability.prometheus, f"http://prometheus.{suffix}:9090"),
-        grafana=url(observability.grafana, f"http://grafana.{suffix}:80"),
-        jaeger_query=url(jaeger, f"http://jaeger-query.{suffix}:16686"),
+        # Istio's samples serve Grafana on 3000 and Jaeger's UI as `tracing` under /jaeger.
+        grafana=url(observability.grafana, f"http://grafana.{suffix}:80", f"http://grafana.{suffix}:3000"),
+        jaeger_query=url(jaeger, f"http://jaeger-query.{suffix}:16686", f"http://tracing.{suffix}:80/jaeger"),
         tracing=tracing,
     )
 
@@ -153,10 +159,13 @@ def telemetry(spec: ObservabilitySpec, root_namespace: str, tracing: Optional[Tr
 def plan_observability(
     observability: Optional[ObservabilitySpec], root_namespace: str = "istio-system",
     cluster_domain: str = "cluster.local", existing_namespaces: frozenset[str] = frozenset(),
+    nodeless: bool = False,
 ) -> ConcernPlan:
-    """Add-on charts (Prometheus, Jaeger, Grafana, then Kiali pointed at all three) and the Telemetry resource.
+    """Add-on charts or sample manifests (Prometheus, Jaeger, Grafana, then Kiali pointed at all three) and the
+    Telemetry resource.
 
     ``existing_namespaces`` are namespaces created elsewhere (control plane, injection), not created again.
+    ``nodeless``: the cluster runs no pods, so nothing waits for the add-ons to become ready.
     """
     plan = ConcernPlan()
     if observability is None:
@@ -169,17 +178,28 @@ def plan_observability(
     if needs_ns:
         plan.objects.append(namespace_object(ns))
         ns_dep = (f"Namespace/{ns}",)
+    def add(name: str, values: dict[str, Any], depends_on: tuple[str, ...] = ns_dep) -> None:
+        addon: AddonSpec = getattr(spec, name)
+        if addon.manifest is not None:
+            path = os.path.expanduser(addon.manifest)
+            plan.manifests.append(ManifestFile(name, path, depends_on, skip_await=nodeless))
+            return
+        chart_release = _release(name, addon, ns, values, depends_on)
+        plan.releases.append(replace(chart_release, skip_await=nodeless))
+
     if "prometheus" in installs:
-        plan.releases.append(_release("prometheus", spec.prometheus, ns, _prometheus_values(), ns_dep))
+        add("prometheus", _prometheus_values())
     if "jaeger" in installs:
-        plan.releases.append(_release("jaeger", spec.jaeger, ns, _jaeger_values(), ns_dep))
+        add("jaeger", _jaeger_values())
     if "grafana" in installs:
-        plan.secrets.append(PlannedSecret(ns, GRAFANA_ADMIN_SECRET, {"admin-user": "admin"},
-                                          {"admin-password": GRAFANA_PASSWORD_CONFIG}))
-        depends = ns_dep + (f"Secret/{ns}/{GRAFANA_ADMIN_SECRET}",)
-        plan.releases.append(_release("grafana", spec.grafana, ns, _grafana_values(spec, ends), depends))
+        depends = ns_dep
+        if not spec.grafana.installs_manifest:  # Istio's sample Grafana has no admin login (anonymous access)
+            plan.secrets.append(PlannedSecret(ns, GRAFANA_ADMIN_SECRET, {"admin-user": "admin"},
+                                              {"admin-password": GRAFANA_PASSWORD_CONFIG}))
+            depends = ns_dep + (f"Secret/{ns}/{GRAFANA_ADMIN_SECRET}",)
+        add("grafana", _grafana_values(spec, ends), depends)
     if "kiali" in installs:
         wired = tuple(name for name in ("prometheus", "jaeger", "grafana") if name in installs)
-        plan.releases.append(_release("kiali", spec.kiali, ns, _kiali_values(root_namespace, ends), ns_dep + wired))
+        add("kiali", _kiali_values(root_namespace, ends), ns_dep + wired)
     plan.objects.append(KubeObject(telemetry(spec, root_namespace, ends.tracing)))
     return plan

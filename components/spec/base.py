@@ -8,8 +8,13 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Go's time.ParseDuration syntax (what Istio's CEL rules and istioctl parse): one or more decimal numbers, each
+# with a unit. ASCII digits only (`\d` would take `５` or `١`), nothing after the last unit (`$` would allow "\n").
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_UNIT_NANOS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 10**9,
+               "m": 60 * 10**9, "h": 3600 * 10**9}
+#: Go durations are int64 nanoseconds: anything longer overflows (and the server refuses it).
+_MAX_NANOS = 2**63 - 1
 
 #: Kubernetes object names and label values Istio accepts for namespaces, services and versions.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -32,22 +37,43 @@ class Model(BaseModel):
     )
 
 
+def duration_nanos(value: str) -> int:
+    """Nanoseconds in a duration string as Go (and so Istio) parses it: ``250ms``, ``2s``, ``1m30s``, ``2000us``."""
+    from decimal import Decimal
+
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"not a duration like 250ms, 2s, 1m30s or 1h: {value!r}")
+    position, total = 0, Decimal(0)
+    for match in _DURATION_PART.finditer(value):
+        if match.start() != position:
+            break
+        total += Decimal(match.group(1)) * _UNIT_NANOS[match.group(2)]
+        position = match.end()
+    if position != len(value):
+        raise ValueError(f"not a duration like 250ms, 2s, 1m30s or 1h: {value!r}")
+    if total > _MAX_NANOS:
+        raise ValueError(f"duration overflows (Go durations are at most about 2562047h): {value!r}")
+    return int(total)
+
+
 def duration_seconds(value: str) -> float:
-    """Seconds in an Istio duration string such as ``250ms``, ``2s``, ``1m`` or ``1h``."""
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(f"not a duration like 250ms, 2s, 1m or 1h: {value!r}")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    """Seconds in an Istio duration string such as ``250ms``, ``2s``, ``1m30s`` or ``1h``."""
+    return duration_nanos(value) / 1e9
 
 
 def _check_duration(value: str) -> str:
     try:
-        seconds = duration_seconds(value)
-    except ValueError:
-        raise ValueError("must be a duration such as 250ms, 2s, 1m or 1h") from None
-    if seconds < 0.001:
+        nanos = duration_nanos(value)
+    except ValueError as error:
+        if "overflows" in str(error):
+            raise ValueError("must be at most 2562047h (Go's largest duration)") from None
+        raise ValueError("must be a duration such as 250ms, 2s, 1m30s or 1h (units ns, us, ms, s, m, h)") from None
+    if nanos < 1_000_000:
         # Istio's CRDs reject durations under a millisecond (x-kubernetes-validations).
         raise ValueError("must be at least 1ms")
+    if nanos % 1_000_000:
+        # Envoy takes milliseconds: istioctl validate refuses a fraction of one.
+        raise ValueError("must be a whole number of milliseconds (e.g. 1500us is refused, 2000us is 2ms)")
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from pydantic import Field, model_validator
@@ -22,6 +23,13 @@ class ClusterSpec(Model):
         "Relative paths are relative to the project directory.",
     )
     enable_server_side_apply: bool = Field(default=True, description="Use server-side apply (needed for patches).")
+    nodeless: bool = Field(
+        default=False,
+        description="The cluster has no nodes: pods are accepted but never run (e.g. the local API server of "
+        "scripts/cluster.sh). Nothing waits for workloads to become ready (skipAwait on charts and manifests), and "
+        "Istio's validation webhooks, which no running istiod can answer, get failurePolicy Ignore. Never set it "
+        "on a cluster that runs pods.",
+    )
 
     @model_validator(mode="after")
     def _render_excludes_cluster(self) -> "ClusterSpec":
@@ -29,3 +37,10 @@ class ClusterSpec(Model):
             raise ValueError("renderDir cannot be combined with kubeconfig or context (render mode talks to no "
                              "cluster)")
         return self
+
+    @property
+    def kubeconfig_path_or_contents(self) -> Optional[str]:
+        """``kubeconfig`` with a leading ``~`` expanded when it is a path (contents are returned as they are)."""
+        if self.kubeconfig is None or "\n" in self.kubeconfig:
+            return self.kubeconfig
+        return os.path.expanduser(self.kubeconfig)

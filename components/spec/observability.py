@@ -10,6 +10,12 @@ from .base import DNS_LABEL_PATTERN, Model
 from .control_plane import ChartRepository
 
 
+#: The add-ons, in wiring order (Kiali reads the other three).
+ADDONS = ("prometheus", "jaeger", "grafana", "kiali")
+#: Where Istio's sample add-on manifests install themselves (hard-coded in the samples).
+SAMPLES_NAMESPACE = "istio-system"
+
+
 class AddonSpec(Model):
     """An observability add-on: installed from its upstream chart (pinned), or an existing endpoint, or off."""
 
@@ -20,11 +26,33 @@ class AddonSpec(Model):
     chart_version: Optional[str] = Field(default=None, description="Chart version; default: the pinned version.")
     repository: Optional[ChartRepository] = Field(default=None, description="Chart source; default: upstream repo.")
     values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values, deep-merged last.")
+    manifest: Optional[str] = Field(
+        default=None,
+        description="Apply Istio's sample add-on manifest from this file instead of the chart (samples/addons/"
+        "<addon>.yaml of the Istio release; scripts/install-tools.sh copies them). The samples install into "
+        "istio-system with their own names and wiring; Istio calls them demos, not production.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "AddonSpec":
+        if self.manifest is not None:
+            clashing = [name for name, value in (("url", self.url), ("chartVersion", self.chart_version),
+                                                 ("repository", self.repository), ("values", self.values or None))
+                        if value is not None]
+            if clashing:
+                raise ValueError(f"manifest is applied as it is: remove {', '.join(clashing)} (a manifest takes no "
+                                 "chart settings and is not an existing endpoint)")
+        return self
 
     @property
     def installs_chart(self) -> bool:
-        """Whether the package installs the chart (enabled and no existing endpoint given)."""
+        """Whether the package installs the add-on (enabled and no existing endpoint given), by chart or manifest."""
         return self.enabled and self.url is None
+
+    @property
+    def installs_manifest(self) -> bool:
+        """Whether the add-on is installed from Istio's sample manifest rather than its chart."""
+        return self.installs_chart and self.manifest is not None
 
 
 class GrafanaSpec(AddonSpec):
@@ -81,4 +109,13 @@ class ObservabilitySpec(Model):
     def _kiali_needs_prometheus(self) -> "ObservabilitySpec":
         if self.kiali.installs_chart and not self.prometheus.enabled:
             raise ValueError("kiali needs prometheus: enable prometheus or give prometheus.url")
+        return self
+
+    @model_validator(mode="after")
+    def _samples_live_in_istio_system(self) -> "ObservabilitySpec":
+        samples = [name for name in ADDONS if getattr(self, name).installs_manifest]
+        if samples and self.namespace != SAMPLES_NAMESPACE:
+            raise ValueError(f"Istio's sample add-on manifests ({', '.join(samples)}) install into "
+                             f"{SAMPLES_NAMESPACE}, not {self.namespace!r}: set namespace: {SAMPLES_NAMESPACE} or use "
+                             "the charts")
         return self

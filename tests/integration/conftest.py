@@ -1,20 +1,102 @@
-"""Fixtures for tests that drive the real Pulumi engine (Automation API) and istioctl.
+"""Fixtures for tests that drive the real Pulumi engine (Automation API), istioctl and a real Kubernetes API server.
 
 The tools come from scripts/install-tools.sh (scripts/test.sh puts them on PATH). A missing tool fails these tests,
 it does not skip them; MESH_ROLLOUT_SKIP_INTEGRATION=1 skips them explicitly (e.g. a quick local run).
+
+The cluster: one local control plane (scripts/cluster.sh) per test session, in a temporary state dir on free ports,
+so it never touches the cluster `scripts/up-local.sh` leaves running. Stopped at the end of the session.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import ROOT
+from components.versions import DEFAULT_ISTIO_VERSION
 
 COPIED = ("Pulumi.yaml", "__main__.py", "components", "stacks")
+#: How the committed local stack names the cluster and Istio's assets (rewritten to the test session's).
+LOCAL_KUBECONFIG = "~/.cache/mesh-rollout/cluster/kubeconfig"
+LOCAL_ASSETS = f"~/.cache/mesh-rollout/istio-{DEFAULT_ISTIO_VERSION}"
+
+
+def istio_assets_dir() -> Path:
+    """Where scripts/install-tools.sh copied Istio's charts and add-on manifests (same rule as the script)."""
+    if os.environ.get("MESH_ROLLOUT_ISTIO_ASSETS_DIR"):
+        return Path(os.environ["MESH_ROLLOUT_ISTIO_ASSETS_DIR"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    tools = Path(os.environ.get("MESH_ROLLOUT_TOOLS_DIR") or cache / "mesh-rollout" / "tools")
+    return tools.parent / f"istio-{DEFAULT_ISTIO_VERSION}"
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class Cluster:
+    """A running local control plane."""
+
+    kubeconfig: Path
+    env: dict[str, str]
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], capture_output=True,
+                                text=True, input=input, timeout=300)
+        if check:
+            assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stdout}{result.stderr}"
+        return result
+
+    def get(self, *args: str) -> dict[str, Any]:
+        """``kubectl get … -o json``: what the API server holds, not what Pulumi's state says."""
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    def exists(self, *args: str) -> bool:
+        return self.kubectl("get", *args, check=False).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def cluster(tools, tmp_path_factory):
+    """A local API server + controller manager + etcd for the whole session (scripts/cluster.sh)."""
+    missing = [name for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl")
+               if shutil.which(name) is None]
+    assert not missing, f"not on PATH: {missing}; run scripts/install-tools.sh cluster (scripts/test.sh does)"
+    api, etcd, peer, kcm = free_ports(4)
+    env = {**os.environ, "MESH_ROLLOUT_CLUSTER_DIR": str(tmp_path_factory.mktemp("cluster")),
+           "MESH_ROLLOUT_CLUSTER_API_PORT": str(api), "MESH_ROLLOUT_CLUSTER_ETCD_PORT": str(etcd),
+           "MESH_ROLLOUT_CLUSTER_ETCD_PEER_PORT": str(peer), "MESH_ROLLOUT_CLUSTER_KCM_PORT": str(kcm)}
+    script = str(ROOT / "scripts" / "cluster.sh")
+    started = subprocess.run(["bash", script, "start"], env=env, capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0, started.stderr
+    try:
+        yield Cluster(Path(started.stdout.strip().splitlines()[-1]), env)
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def istio_assets(tools) -> Path:
+    """Istio's real charts and add-on manifests (scripts/install-tools.sh istio-assets)."""
+    assets = istio_assets_dir()
+    assert (assets / "charts" / "istiod" / "Chart.yaml").is_file(), \
+        f"Istio's charts not found in {assets}: run scripts/install-tools.sh istio-assets (scripts/test.sh does)"
+    return assets
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,10 +117,10 @@ def tools():
     return found
 
 
-@pytest.fixture()
-def project(tmp_path, tools, monkeypatch):
-    """A throwaway copy of the Pulumi project with its own file backend, sharing the repo's venv."""
-    work = tmp_path / "project"
+def make_project(root: Path, cluster: Cluster, istio_assets: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway copy of the Pulumi project under ``root`` with its own file backend, sharing the repo's venv; its
+    local stack targets the session's cluster and Istio assets."""
+    work = root / "project"
     work.mkdir()
     for name in COPIED:
         source = ROOT / name
@@ -49,9 +131,10 @@ def project(tmp_path, tools, monkeypatch):
     for stack_file in (work / "stacks").glob("Pulumi.*.yaml"):
         # A committed salt belongs to another passphrase; the throwaway backend makes its own.
         text = stack_file.read_text()
+        text = text.replace(LOCAL_KUBECONFIG, str(cluster.kubeconfig)).replace(LOCAL_ASSETS, str(istio_assets))
         stack_file.write_text("\n".join(line for line in text.splitlines() if not line.startswith("encryptionsalt:")))
     (work / ".venv").symlink_to(ROOT / ".venv")
-    state = tmp_path / "state"
+    state = root / "state"
     state.mkdir()
     # Render mode refuses a KUBECONFIG from the environment (pulumi-kubernetes #4399).
     monkeypatch.delenv("KUBECONFIG", raising=False)
@@ -67,6 +150,12 @@ def project(tmp_path, tools, monkeypatch):
     monkeypatch.setenv("PATH", f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("VIRTUAL_ENV", str(ROOT / ".venv"))
     return work
+
+
+@pytest.fixture()
+def project(tmp_path, tools, cluster, istio_assets, monkeypatch):
+    """See :func:`make_project` (one per test)."""
+    return make_project(tmp_path, cluster, istio_assets, monkeypatch)
 
 
 def rendered_objects(directory: Path) -> list[dict]:

@@ -1,5 +1,5 @@
-"""The real Pulumi engine, Python language host and Kubernetes provider (render mode) on the local stack,
-through the Automation API."""
+"""The real Pulumi engine, Python language host and Kubernetes provider in render mode (GitOps: YAML files, no
+cluster), through the Automation API. tests/integration/test_cluster.py applies the same stack to a real API server."""
 
 from __future__ import annotations
 
@@ -34,22 +34,36 @@ def edit_mesh(project: Path, stack: str, change) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def test_preview_up_render_exactly_the_plan_then_no_changes_then_destroy(project):
-    stack = local_stack(project)
+def render_stack(project: Path) -> None:
+    """The local stack's mesh in render mode (``renderDir``), as a GitOps user would configure it."""
+    document = yaml.safe_load((project / "stacks" / "Pulumi.local.yaml").read_text())
+    document["config"]["mesh-rollout:cluster"] = {"renderDir": "out/render"}
+    (project / "stacks" / "Pulumi.render.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def test_render_mode_writes_the_plan_and_the_real_charts_then_no_changes_then_destroy(project):
+    render_stack(project)
+    stack = local_stack(project, "render")
     preview = stack.preview()
     assert preview.change_summary.get("create", 0) > 0
 
     up = stack.up()
     assert up.summary.result == "succeeded"
-    rendered = {object_key(m): comparable(m) for m in rendered_objects(project / "out" / "local")}
+    manifests = rendered_objects(project / "out" / "render")
+    rendered = {object_key(m): comparable(m) for m in manifests}
     expected = {item.key: comparable(item.manifest)
-                for item in plan(load_stack_file(project / "stacks" / "Pulumi.local.yaml")).objects}
-    assert rendered == expected
+                for item in plan(load_stack_file(project / "stacks" / "Pulumi.render.yaml")).objects}
+    assert {key: rendered.get(key) for key in expected} == expected
+    # Istio's real charts and add-on manifests went through the engine too: CRDs, istiod, gateway, add-ons.
+    crds = list((project / "out" / "render" / "0-crd").glob("*.yaml"))
+    assert len(crds) >= 14
+    deployments = {m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"}
+    assert {"istiod-1-30-4", "ingress", "prometheus", "grafana", "jaeger", "kiali"} <= deployments
 
     again = stack.up()
     assert set(again.summary.resource_changes) == {"same"}
 
-    edit_mesh(project, "local", lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 80, "v2": 20}))
+    edit_mesh(project, "render", lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 80, "v2": 20}))
     changed = stack.preview(diff=True)
     assert {k: v for k, v in changed.change_summary.items() if k != "same"} == {"update": 1}
     assert "replace" not in changed.change_summary
@@ -60,13 +74,14 @@ def test_preview_up_render_exactly_the_plan_then_no_changes_then_destroy(project
 
 
 def test_bad_config_fails_preview_with_the_path_precise_error(project):
-    edit_mesh(project, "local", lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 90, "v3": 10}))
-    stack = local_stack(project)
+    render_stack(project)
+    edit_mesh(project, "render", lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 90, "v3": 10}))
+    stack = local_stack(project, "render")
     with pytest.raises(auto.CommandError) as caught:
         stack.preview()
     text = str(caught.value)
     assert "mesh.services.catalog.traffic.split.v3" in text and "MR101" in text
-    assert not (project / "out" / "local").exists()
+    assert not (project / "out" / "render").exists()
 
 
 CHART_YAML = "apiVersion: v2\nname: {name}\nversion: {version}\ntype: application\n"

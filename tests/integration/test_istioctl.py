@@ -66,8 +66,11 @@ def test_istioctl_validate_accepts_every_object(stack_file, tmp_path, tools):
 @pytest.mark.parametrize("stack_file", STACKS, ids=lambda p: p.name)
 def test_istioctl_analyze_finds_no_errors(stack_file, tmp_path, tools):
     generated, workloads = write_manifests(stack_file, tmp_path)
-    result = subprocess.run([tools["istioctl"], "analyze", "--use-kube=false", "--failure-threshold", "Error",
-                             "--output-threshold", "Info", str(generated), str(workloads)],
+    # --all-namespaces: without it, analyze --use-kube=false reads only the `default` namespace (everything here is
+    # elsewhere, so it would check nothing).
+    result = subprocess.run([tools["istioctl"], "analyze", "--use-kube=false", "--all-namespaces",
+                             "--failure-threshold", "Error", "--output-threshold", "Info", str(generated),
+                             str(workloads)],
                             capture_output=True, text=True)
     output = result.stdout + result.stderr
     errors = [line for line in output.splitlines() if re.match(r"^Error \[IST\d+\]", line)]
@@ -75,15 +78,24 @@ def test_istioctl_analyze_finds_no_errors(stack_file, tmp_path, tools):
     assert result.returncode == 0, output
 
 
-def test_istioctl_analyze_does_catch_a_broken_route(tmp_path, tools):
-    """The analyze step can fail: a VirtualService routing to a subset no DestinationRule defines (IST0101)."""
+def test_istioctl_analyze_does_catch_a_broken_route_in_a_stack_namespace(tmp_path, tools):
+    """The analyze step can fail on what the stacks generate: a VirtualService in `shop` routing to a subset no
+    DestinationRule defines (IST0101). Without --all-namespaces, analyze would not even read `shop`."""
+    generated, workloads = write_manifests(STACKS[0], tmp_path)
     broken = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-              "metadata": {"name": "broken", "namespace": "default"},
-              "spec": {"hosts": ["broken"], "http": [{"route": [{"destination": {"host": "broken",
+              "metadata": {"name": "broken", "namespace": "shop"},
+              "spec": {"hosts": ["broken"], "http": [{"route": [{"destination": {"host": "catalog",
                                                                                  "subset": "nope"}}]}]}}
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(broken))
-    result = subprocess.run([tools["istioctl"], "analyze", "--use-kube=false", str(path)], capture_output=True,
-                            text=True)
-    assert result.returncode != 0
-    assert "IST0101" in result.stdout + result.stderr
+
+    def analyze(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([tools["istioctl"], "analyze", "--use-kube=false", *flags, str(generated),
+                               str(workloads), str(path)], capture_output=True, text=True)
+
+    caught = analyze("--all-namespaces")
+    assert caught.returncode != 0
+    assert "IST0101" in caught.stdout + caught.stderr and "broken.shop" in caught.stdout + caught.stderr
+    # The trap this guards against: the same files without --all-namespaces pass, because only `default` is read.
+    blind = analyze()
+    assert "IST0101" not in blind.stdout + blind.stderr

@@ -1,0 +1,260 @@
+"""The local stack applied by the real engine to a real Kubernetes API server (scripts/cluster.sh), with Istio's real
+charts and add-on manifests. Every assertion reads the server's answer (kubectl), not Pulumi's state.
+
+The tests in this module run in order on one deployment: up, no-op up, weight change, drift by another field
+manager, istioctl analyze, CRDs vs. schemas, then destroy (the last test), which must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from pulumi import automation as auto
+
+from conftest import SCHEMA_FILE
+from components.plan import plan
+from components.spec import CLUSTER_KEY, load_stack_file, parse_cluster, read_stack_file
+from integration.conftest import Cluster, make_project
+
+#: Resource types in Pulumi's state that are not Kubernetes objects.
+NOT_OBJECTS = ("pulumi:", "mesh-rollout:", "kubernetes:helm.sh/v4:Chart", "kubernetes:yaml/v2:ConfigFile")
+
+
+def edit_mesh(project: Path, change) -> None:
+    path = project / "stacks" / "Pulumi.local.yaml"
+    document = yaml.safe_load(path.read_text())
+    change(document["config"]["mesh-rollout:mesh"])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def kubectl_target(manifest: dict) -> list[str]:
+    """``kubectl get`` arguments naming exactly this object (fully qualified resource, namespace)."""
+    group = manifest["apiVersion"].split("/")[0] if "/" in manifest["apiVersion"] else ""
+    resource = manifest["kind"].lower() + ("." + group if group else "")
+    meta = manifest["metadata"]
+    return [resource, meta["name"], *(["-n", meta["namespace"]] if meta.get("namespace") else [])]
+
+
+def changes(summary: dict) -> dict:
+    return {kind: count for kind, count in summary.items() if kind != "same"}
+
+
+@pytest.fixture(scope="module")
+def deployed(tools, cluster: Cluster, istio_assets, tmp_path_factory):
+    """The local stack, up on the session's cluster. Destroyed by the last test (and here, if that did not run)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        project = make_project(tmp_path_factory.mktemp("cluster-stack"), cluster, istio_assets, monkeypatch)
+        stack = auto.create_or_select_stack(stack_name="local", work_dir=str(project))
+        result = stack.up()
+        yield {"stack": stack, "project": project, "up": result}
+        if stack.export_stack().deployment.get("resources"):
+            destroy(stack)
+
+
+def destroy(stack: auto.Stack) -> auto.DestroyResult:
+    try:
+        return stack.destroy()
+    except auto.CommandError as error:
+        # pulumi-kubernetes 4.25.0 (the only provider version the Go proxy serves) has panicked in its delete-wait
+        # logic under load (nil dereference in pkg/await/condition/deleted.go); a second destroy finishes the job.
+        if "panic" not in str(error):
+            raise
+        return stack.destroy()
+
+
+def planned(project: Path):
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    cluster = parse_cluster(read_stack_file(stack_file).get(CLUSTER_KEY))
+    return plan(load_stack_file(stack_file), nodeless=cluster.nodeless)
+
+
+def test_up_creates_every_planned_object_and_the_server_holds_exactly_the_planned_spec(deployed, cluster):
+    assert deployed["up"].summary.result == "succeeded"
+    mesh_plan = planned(deployed["project"])
+    for item in mesh_plan.objects:
+        live = cluster.get(*kubectl_target(item.manifest))
+        for key, value in (item.manifest["metadata"].get("labels") or {}).items():
+            assert live["metadata"]["labels"].get(key) == value, (item.key, key)
+        if "spec" in item.manifest:
+            assert live["spec"] == item.manifest["spec"], item.key
+
+
+def test_every_object_of_the_real_charts_and_add_ons_is_on_the_server(deployed, cluster):
+    resources = deployed["stack"].export_stack().deployment["resources"]
+    objects = [r for r in resources if not r["type"].startswith(NOT_OBJECTS)]
+    missing = []
+    for resource in objects:
+        outputs = resource.get("outputs", {})
+        manifest = {"apiVersion": outputs["apiVersion"], "kind": outputs["kind"], "metadata": outputs["metadata"]}
+        if not cluster.exists(*kubectl_target(manifest)):
+            missing.append(resource["urn"])
+    assert missing == []
+    # Istio's real base chart: its 15 CRDs; istiod of the pinned revision; the gateway; the add-ons.
+    crds = [c["metadata"]["name"] for c in cluster.get("crd")["items"] if c["metadata"]["name"].endswith("istio.io")]
+    assert len(crds) >= 14, crds
+    istiod = cluster.get("deployment", "istiod-1-30-4", "-n", "istio-system")
+    image = istiod["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "docker.io/istio/pilot:1.30.4", image
+    assert cluster.exists("deployment", "ingress", "-n", "istio-ingress")
+    for addon in ("prometheus", "grafana", "jaeger", "kiali"):
+        assert cluster.exists("deployment", addon, "-n", "istio-system"), addon
+    # The node-less cluster option: the validation webhooks fail open (no istiod answers here).
+    webhook = cluster.get("validatingwebhookconfiguration", "istiod-default-validator")
+    assert {hook["failurePolicy"] for hook in webhook["webhooks"]} == {"Ignore"}
+
+
+def test_a_second_up_changes_nothing(deployed):
+    again = deployed["stack"].up()
+    assert changes(again.summary.resource_changes) == {}
+
+
+def test_a_weight_change_is_one_in_place_update_on_the_server(deployed, cluster):
+    project, stack = deployed["project"], deployed["stack"]
+    edit_mesh(project, lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 80, "v2": 20}))
+    preview = stack.preview(diff=True)
+    assert changes(preview.change_summary) == {"update": 1}
+    before = cluster.get("virtualservice.networking.istio.io", "catalog", "-n", "shop")["metadata"]["uid"]
+    up = stack.up()
+    assert changes(up.summary.resource_changes) == {"update": 1}
+    live = cluster.get("virtualservice.networking.istio.io", "catalog", "-n", "shop")
+    assert live["metadata"]["uid"] == before  # updated in place, not replaced
+    default_route = live["spec"]["http"][-1]["route"]
+    assert {r["destination"]["subset"]: r["weight"] for r in default_route} == {"v1": 80, "v2": 20}
+
+
+def test_a_change_by_another_field_manager_is_detected_by_preview_refresh(deployed, cluster):
+    stack = deployed["stack"]
+    patch = {"spec": {"mtls": {"mode": "STRICT"}}}
+    cluster.kubectl("patch", "peerauthentication.security.istio.io", "default", "-n", "istio-system",
+                    "--type", "merge", "--field-manager", "someone-else", "-p", json.dumps(patch))
+    live = cluster.get("peerauthentication.security.istio.io", "default", "-n", "istio-system")
+    managers = {entry["manager"] for entry in live["metadata"]["managedFields"]}
+    assert "someone-else" in managers
+    # A plain preview compares with the state and sees nothing; --refresh reads the server and sees the drift.
+    assert changes(stack.preview().change_summary) == {}
+    refreshed = stack.preview(refresh=True, diff=True)
+    assert changes(refreshed.change_summary) == {"update": 1}, refreshed.stdout
+    # README "Drift": `pulumi up --refresh` takes the field back (server-side apply, forced for the stack's fields).
+    stack.up(refresh=True)
+    live = cluster.get("peerauthentication.security.istio.io", "default", "-n", "istio-system")
+    assert live["spec"]["mtls"]["mode"] == "PERMISSIVE"
+
+
+def test_istioctl_analyze_of_the_live_cluster_finds_no_errors(deployed, cluster, tools):
+    result = subprocess.run([tools["istioctl"], "analyze", "--kubeconfig", str(cluster.kubeconfig), "--all-namespaces",
+                             "--failure-threshold", "Error", "--output-threshold", "Info"],
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    errors = [line for line in output.splitlines() if re.match(r"^Error \[IST\d+\]", line)]
+    assert errors == [], output
+    assert result.returncode == 0, output
+    # It did read the shop namespace: a broken route there is an error.
+    broken = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+              "metadata": {"name": "broken", "namespace": "shop"},
+              "spec": {"hosts": ["broken"], "http": [{"route": [{"destination": {"host": "catalog",
+                                                                                 "subset": "nope"}}]}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(broken))
+    try:
+        failing = subprocess.run([tools["istioctl"], "analyze", "--kubeconfig", str(cluster.kubeconfig), "-A"],
+                                 capture_output=True, text=True, timeout=300)
+        assert failing.returncode != 0
+        assert "IST0101" in failing.stdout + failing.stderr and "shop" in failing.stdout + failing.stderr
+    finally:
+        cluster.kubectl("delete", "virtualservice.networking.istio.io", "broken", "-n", "shop")
+
+
+def test_the_real_base_chart_crds_are_the_schemas_the_tests_validate_against(deployed, cluster):
+    if not SCHEMA_FILE.exists():
+        pytest.skip(f"{SCHEMA_FILE} not present (../shared exists in CI and dev machines only)")
+    copied = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(SCHEMA_FILE.read_text())
+              if doc and doc.get("kind") == "CustomResourceDefinition"}
+    live = {c["metadata"]["name"]: c for c in cluster.get("crd")["items"] if c["metadata"]["name"].endswith("istio.io")}
+    assert set(live) == set(copied)
+
+    def versions(crd: dict) -> dict:
+        return {v["name"]: (v.get("served"), v.get("storage"), v.get("schema")) for v in crd["spec"]["versions"]}
+
+    differing = [name for name in live if versions(live[name]) != versions(copied[name])]
+    assert differing == [], f"the schemas in {SCHEMA_FILE} differ from Istio's real CRDs: {differing}"
+
+
+DURATIONS = ["1ms", "500us", "0.5ms", "1.5ms", "2000us", "1m30s", "1h", "99999999999h", "\uff15s", "\u0661s",
+             "1s\n", "10", "-1s", "1.0s", "1e3ms"]
+
+
+def virtual_service_with_timeout(name: str, timeout: str) -> dict:
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"hosts": ["catalog"], "http": [{"timeout": timeout,
+                                                      "route": [{"destination": {"host": "catalog"}}]}]}}
+
+
+def test_an_object_the_server_refuses_fails_the_preview_with_the_servers_message(deployed, cluster):
+    """Istio's CRD carries a CEL rule (durations >= 1ms) that a JSON-schema check ignores: the server applies it at
+    preview (server-side dry run). Our own validation refuses the same value first, at its config path."""
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    from components.spec import ConfigError, parse_mesh
+
+    manifest = virtual_service_with_timeout("too-short", "500us")
+
+    def program():
+        provider = k8s.Provider("probe", kubeconfig=str(cluster.kubeconfig))
+        k8s.apiextensions.CustomResource("too-short", api_version=manifest["apiVersion"], kind=manifest["kind"],
+                                         metadata=manifest["metadata"], spec=manifest["spec"],
+                                         opts=pulumi.ResourceOptions(provider=provider))
+
+    probe = auto.create_or_select_stack(stack_name="cel-probe", project_name="cel-probe", program=program)
+    with pytest.raises(auto.CommandError) as caught:
+        probe.preview()
+    crd = cluster.get("crd", "virtualservices.networking.istio.io")
+    schema = json.dumps(crd["spec"]["versions"])
+    rule_messages = set(re.findall(r'"message": "([^"]*1ms[^"]*)"', schema))
+    assert rule_messages, "the CRD no longer has a 1ms rule"
+    assert any(message in str(caught.value) for message in rule_messages), str(caught.value)[-3000:]
+
+    local = read_stack_file(deployed["project"] / "stacks" / "Pulumi.local.yaml")["mesh"]
+    local["services"]["catalog"]["traffic"]["timeout"] = "500us"
+    with pytest.raises(ConfigError) as ours:
+        parse_mesh(local)
+    assert "mesh.services.catalog.traffic.timeout" in str(ours.value)
+
+
+@pytest.mark.parametrize("duration", DURATIONS, ids=repr)
+def test_our_duration_validation_never_accepts_what_the_server_refuses(deployed, cluster, duration):
+    """The API server (CRD schema + CEL) is the oracle: what it refuses, our spec must refuse too."""
+    from components.spec import ConfigError, parse_mesh
+
+    manifest = virtual_service_with_timeout("duration-probe", duration)
+    server = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(manifest), check=False)
+    local = read_stack_file(deployed["project"] / "stacks" / "Pulumi.local.yaml")["mesh"]
+    local["services"]["catalog"]["traffic"]["timeout"] = duration
+    try:
+        parse_mesh(local)
+        ours_accepts = True
+    except ConfigError:
+        ours_accepts = False
+    if server.returncode != 0:
+        assert not ours_accepts, f"the server refuses {duration!r} ({server.stderr.strip()}) but our spec accepts it"
+
+
+def test_destroy_leaves_no_object_of_ours_in_the_cluster(deployed, cluster):
+    stack = deployed["stack"]
+    resources = stack.export_stack().deployment["resources"]
+    ours = [r["outputs"] for r in resources if not r["type"].startswith(NOT_OBJECTS)]
+    assert ours
+    result = destroy(stack)
+    assert result.summary.result == "succeeded"
+    left = [o["kind"] + "/" + o["metadata"]["name"] for o in ours
+            if cluster.exists(*kubectl_target({"apiVersion": o["apiVersion"], "kind": o["kind"],
+                                               "metadata": o["metadata"]}))]
+    assert left == []
+    for namespace in ("shop", "istio-system", "istio-ingress"):
+        assert not cluster.exists("namespace", namespace), namespace
+    assert not [c for c in cluster.get("crd")["items"] if c["metadata"]["name"].endswith("istio.io")]
