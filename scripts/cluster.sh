@@ -190,7 +190,7 @@ start() {
     --authentication-kubeconfig "$KUBECONFIG_FILE" --authorization-kubeconfig "$KUBECONFIG_FILE" \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$DIR/run/kcm-certs" \
     --leader-elect=false --service-account-private-key-file "$CERTS/sa.key" --root-ca-file "$CERTS/ca.crt" \
-    --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-attach-detach-controller,-ttl-controller' \
+    --controllers '*,-node-ipam-controller,-node-lifecycle-controller,-persistentvolume-attach-detach-controller,-ttl-controller,-taint-eviction-controller,-device-taint-eviction-controller' \
     --profiling=false --v=1
   wait_for kube-controller-manager 60 curl -skf --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz" ||
     { stop; die "kube-controller-manager did not become healthy in 60 s; see $LOGS/kube-controller-manager.log"; }

@@ -459,7 +459,7 @@ install_cluster() {
   key="cluster gomod=$(cat "$moddir/go.mod" "$moddir/go.sum" | sha256sum | cut -c1-16) recipe=$RECIPE"
   if stamp_ok cluster "$key"; then log "cluster: up to date ($(sed -n 's/^built=//p' "$STAMP_DIR/cluster"))"; return; fi
   need_go
-  kver=$(GO_CWD=$moddir GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off go list -m -f '{{.Version}}' k8s.io/kubernetes) ||
+  kver=$(cd "$moddir" && GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off go list -m -f '{{.Version}}' k8s.io/kubernetes) ||
     die "cluster: cannot read the k8s.io/kubernetes version from $moddir/go.mod"
   minor=$(printf '%s' "$kver" | cut -d. -f2)
   local ld="-s -w" pkg
@@ -534,7 +534,7 @@ PY
 }
 
 # ---------------------------------------------------------------- main
-ALL_TOOLS=(pulumi language-python kubernetes istioctl cluster istio-assets)
+ALL_TOOLS=(pulumi language-python kubernetes istioctl istio-assets cluster)
 tools=("$@")
 [[ ${#tools[@]} -gt 0 ]] || tools=("${ALL_TOOLS[@]}")
 for t in "${tools[@]}"; do

@@ -95,7 +95,7 @@ def test_istioctl_analyze_does_catch_a_broken_route_in_a_stack_namespace(tmp_pat
 
     caught = analyze("--all-namespaces")
     assert caught.returncode != 0
-    assert "IST0101" in caught.stdout + caught.stderr and "broken.shop" in caught.stdout + caught.stderr
+    assert "IST0101" in caught.stdout + caught.stderr and "VirtualService shop/broken" in caught.stdout + caught.stderr
     # The trap this guards against: the same files without --all-namespaces pass, because only `default` is read.
     blind = analyze()
     assert "IST0101" not in blind.stdout + blind.stderr
