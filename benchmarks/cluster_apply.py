@@ -277,7 +277,9 @@ def table(rows: list[Row]) -> list[str]:
 def write_docs(lines: list[str], env: dict[str, str]) -> None:
     docs = ROOT / "docs" / "benchmarks.md"
     text = docs.read_text()
-    begin, end = "<!-- BEGIN CLUSTER BENCHMARK -->", "<!-- END CLUSTER BENCHMARK -->"
+    # One block per engine setting, so runs with different settings sit side by side.
+    key = " ".join(f"{k}={v}" for k, v in sorted(env.items())) or "defaults"
+    begin, end = f"<!-- BEGIN CLUSTER BENCHMARK {key} -->", f"<!-- END CLUSTER BENCHMARK {key} -->"
     settings = ", ".join(f"`{k}={v}`" for k, v in sorted(env.items())) or "engine defaults"
     block = "\n".join([
         begin,
@@ -288,8 +290,10 @@ def write_docs(lines: list[str], env: dict[str, str]) -> None:
     if begin in text:
         text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
     else:
-        text = text.rstrip() + "\n\n## On a real API server: pulumi preview/up against a bare program and kubectl\n\n" \
-            + block + "\n"
+        heading = "## On a real API server: pulumi preview/up against a bare program and kubectl"
+        if heading not in text:
+            text = text.rstrip() + f"\n\n{heading}\n"
+        text = text.rstrip() + "\n\n" + block + "\n"
     docs.write_text(text)
 
 

@@ -67,9 +67,11 @@ who_listens() { # PORT -> a description of the listener, if ss can tell
 }
 
 check_port() { # COMPONENT PORT
+  local who
   if port_taken "$2"; then
-    die "port 127.0.0.1:$2 (for $1) is already in use${3:+ }$(who_listens "$2"); stop that process or choose \
-another port (MESH_ROLLOUT_CLUSTER_API_PORT / _ETCD_PORT / _KCM_PORT)"
+    who=$(who_listens "$2")
+    die "port 127.0.0.1:$2 (for $1) is already in use${who:+ by $who}; stop that process or choose another port \
+(MESH_ROLLOUT_CLUSTER_API_PORT / _ETCD_PORT / _ETCD_PEER_PORT / _KCM_PORT)"
   fi
 }
 

@@ -115,3 +115,99 @@ def test_empty_fault_is_rejected():
 
 def test_control_plane_must_be_declared():
     assert problems({}) == ["mesh.controlPlane: required key is missing"]
+
+
+# ---- What Kubernetes and Istio accept (tests/integration/test_cluster.py checks each against the API server and
+# istioctl; these pin the wording and run without a cluster).
+
+@pytest.mark.parametrize("duration, nanos", [("1ms", 10**6), ("2000us", 2 * 10**6), ("1m30s", 90 * 10**9),
+                                             ("1.5s", 1_500_000_000), ("1h", 3600 * 10**9), (".5s", 5 * 10**8)])
+def test_durations_follow_gos_grammar(duration, nanos):
+    from components.spec.base import duration_nanos
+
+    assert duration_nanos(duration) == nanos
+    data = shop_config()
+    data["services"]["order"]["traffic"] = {"timeout": duration}
+    parse_mesh(data)
+
+
+@pytest.mark.parametrize("duration, expected", [
+    ("\uff15s", "must be a duration"), ("\u0661s", "must be a duration"), ("1s\n", "must be a duration"),
+    ("10", "must be a duration"), ("-1s", "must be a duration"), ("1e3ms", "must be a duration"),
+    ("99999999999h", "must be at most 2562047h"), ("1500us", "whole number of milliseconds"),
+    ("500us", "at least 1ms"),
+])
+def test_durations_istio_refuses_are_refused(duration, expected):
+    data = shop_config()
+    data["services"]["order"]["traffic"] = {"timeout": duration}
+    (found,) = problems(data)
+    assert found.startswith("mesh.services.order.traffic.timeout: ") and expected in found
+
+
+@pytest.mark.parametrize("edit, path, expected", [
+    (lambda d: d["services"]["order"].setdefault("traffic", {}).update(retries={"attempts": 2**31}),
+     "mesh.services.order.traffic.retries.attempts", "less than or equal to 2147483647"),
+    (lambda d: d["services"]["order"].setdefault("traffic", {}).update(retries={"attempts": 2, "retryOn": "5xx, reset"}),
+     "mesh.services.order.traffic.retries.retryOn", "unknown retry condition(s) ' reset'"),
+    (lambda d: d["services"]["payment"].setdefault("traffic", {}).update(circuitBreaker={"consecutive5xxErrors": 2**32}),
+     "mesh.services.payment.traffic.circuitBreaker.consecutive5xxErrors", "less than or equal to 4294967295"),
+    (lambda d: d["mtls"].update(workloads={"payment": {"ports": {0: "DISABLE"}}}),
+     "mesh.mtls.workloads.payment.ports", "port numbers must be 1-65535, got 0"),
+    (lambda d: d["services"]["catalog"]["versions"].update(v2={"labels": {"version": "v 2!"}}),
+     "mesh.services.catalog.versions.v2.labels", "label value 'v 2!'"),
+    (lambda d: d["services"]["catalog"]["versions"].update(v2={"labels": {"example.com/": "x"}}),
+     "mesh.services.catalog.versions.v2.labels", "label key 'example.com/'"),
+    (lambda d: d["services"]["catalog"]["traffic"].update(
+        matches=[{"name": "beta", "headers": {"x-seg": {"regex": "(?<=a)b"}}, "version": "v2"}]),
+     "mesh.services.catalog.traffic.matches.0.headers.x-seg.regex", "not an RE2 regular expression"),
+    (lambda d: d["services"]["catalog"]["traffic"].update(
+        matches=[{"name": "beta", "headers": {"x-seg": {"prefix": ""}}, "version": "v2"}]),
+     "mesh.services.catalog.traffic.matches.0.headers.x-seg.prefix", "at least 1 character"),
+    (lambda d: d["services"]["payment"].setdefault("traffic", {}).update(tlsMode="MUTUAL"),
+     "mesh.services.payment.traffic.tlsMode", "MUTUAL needs a client certificate"),
+    (lambda d: d.update(clusterDomain="bad_domain"), "mesh.clusterDomain", "is not a domain name"),
+    (lambda d: d["namespaces"]["shop"].update(labels={"team": "a b"}), "mesh.namespaces.shop.labels",
+     "label value 'a b'"),
+])
+def test_values_kubernetes_or_istio_refuse_are_refused_at_their_path(edit, path, expected):
+    data = shop_config()
+    edit(data)
+    (found,) = problems(data)
+    assert found.startswith(path + ": ") and expected in found, found
+
+
+def test_values_kubernetes_and_istio_accept_are_accepted():
+    data = shop_config(clusterDomain="corp.example")
+    data["services"]["order"]["traffic"] = {"retries": {"attempts": 2, "retryOn": "5xx,503,unavailable"}}
+    data["services"]["catalog"]["versions"]["v2"] = {"labels": {"example.com/track": "v2_beta.1", "empty": ""}}
+    data["services"]["catalog"]["traffic"]["matches"] = [
+        {"name": "beta", "headers": {"x-seg": {"regex": "^(beta|gamma)-[0-9]+$"}}, "version": "v2"}]
+    data["mtls"]["workloads"] = {"payment": {"ports": {1: "DISABLE", 65535: "DISABLE"}}}
+    parse_mesh(data)
+
+
+# ---- Property-based: whatever a user writes as a duration, the parser answers with a value or a ValueError.
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_UNITS = ["ns", "us", "\u00b5s", "ms", "s", "m", "h"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12))
+def test_any_text_is_a_duration_or_a_value_error(text):
+    from components.spec.base import duration_nanos
+
+    try:
+        assert duration_nanos(text) >= 0
+    except ValueError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_UNITS)), min_size=1, max_size=4))
+def test_go_style_durations_sum_their_parts(parts):
+    from components.spec.base import _UNIT_NANOS, duration_nanos
+
+    text = "".join(f"{value}{unit}" for value, unit in parts)
+    assert duration_nanos(text) == sum(value * _UNIT_NANOS[unit] for value, unit in parts)

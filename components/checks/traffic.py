@@ -130,9 +130,10 @@ def retries_exceed_timeout(spec: MeshSpec) -> Iterator[Finding]:
                           f"got {tries} × {retries.per_try_timeout} = {worst:g}s")
 
 
-@check("MR121", "Fault or mirror percentage outside 0..100", Severity.ERROR)
+@check("MR121", "Fault or mirror percentage Istio refuses (not 0 and not within 0.0001..100)", Severity.ERROR)
 def percent_range(spec: MeshSpec) -> Iterator[Finding]:
-    """Fault delay/abort ``percent`` or mirror ``percent`` below 0 or above 100."""
+    """Fault delay/abort ``percent`` or mirror ``percent`` below 0, above 100, or between 0 and 0.0001 (Istio's
+    smallest percentage: it refuses anything finer, istio pkg/config/validation ``validatePercentage``)."""
     for name, service in spec.services.items():
         traffic = service.traffic
         values = []
@@ -147,6 +148,9 @@ def percent_range(spec: MeshSpec) -> Iterator[Finding]:
             if not 0 <= value <= 100:
                 yield finding("MR121", path("services", name, "traffic", *keys),
                               f"percent must be between 0 and 100, got {value:g}")
+            elif 0 < value < 0.0001:
+                yield finding("MR121", path("services", name, "traffic", *keys),
+                              f"percent must be 0 or at least 0.0001 (Istio's smallest percentage), got {value:g}")
 
 
 @check("MR122", "Fault injection in a production stack", Severity.ERROR)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -18,6 +18,16 @@ _MAX_NANOS = 2**63 - 1
 
 #: Kubernetes object names and label values Istio accepts for namespaces, services and versions.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+#: Bounds of the protobuf integer types Istio's APIs use (the API server refuses JSON numbers beyond them).
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
+
+# Kubernetes label syntax (apimachinery's IsQualifiedName / IsValidLabelValue).
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# A domain name as Istio validates hosts: dot-separated DNS labels (letters in either case), optional "*." prefix.
+_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$")
 
 
 class Model(BaseModel):
@@ -79,3 +89,72 @@ def _check_duration(value: str) -> str:
 
 #: An Istio duration (``250ms``, ``2s``, ``1m``, ``1h``), at least 1ms.
 Duration = Annotated[str, AfterValidator(_check_duration)]
+
+
+def label_key_problem(key: str) -> Optional[str]:
+    """Why ``key`` is not a Kubernetes label key (``[prefix/]name``), or ``None``."""
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"label key {key!r}: the prefix must be a DNS subdomain (lowercase, dots), e.g. example.com/tier"
+    if not _LABEL_NAME.match(name):
+        return (f"label key {key!r}: the name must be 1-63 characters, letters, digits, '-', '_' or '.', starting and "
+                "ending with a letter or digit")
+    return None
+
+
+def label_value_problem(value: str) -> Optional[str]:
+    """Why ``value`` is not a Kubernetes label value, or ``None``."""
+    if value and not _LABEL_NAME.match(value):
+        return (f"label value {value!r} must be empty or 1-63 characters, letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+def _check_labels(labels: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
+    problems = [problem for key, value in (labels or {}).items()
+                for problem in (label_key_problem(key), label_value_problem(value)) if problem]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return labels
+
+
+#: Kubernetes labels (key and value syntax checked as the API server does).
+Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
+
+
+def domain_problem(value: str, wildcard: bool = False) -> Optional[str]:
+    """Why ``value`` is not a domain name (``*.`` allowed first when ``wildcard``), or ``None``."""
+    name = value[2:] if wildcard and value.startswith("*.") else value
+    if not name or len(value) > 253 or not all(_DOMAIN_LABEL.match(label) for label in name.split(".")):
+        return (f"{value!r} is not a domain name (dot-separated labels of letters, digits and '-'"
+                f"{', optionally starting with *.' if wildcard else ''})")
+    return None
+
+
+def _check_domain(value: str) -> str:
+    problem = domain_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+#: A DNS domain name such as ``cluster.local`` or ``shop.example.com``.
+DomainName = Annotated[str, AfterValidator(_check_domain)]
+
+
+def _check_re2(pattern: str) -> str:
+    import re2  # google-re2: the RE2 engine itself (Envoy's); Python's `re` accepts what RE2 refuses
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        re2.compile(pattern, options)
+    except re2.error as error:
+        message = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        raise ValueError(f"not an RE2 regular expression ({message}); Envoy matches with RE2: no lookaround, "
+                         "no backreferences") from None
+    return pattern
+
+
+#: A regular expression in RE2 syntax (what Envoy and Istio use).
+Re2Pattern = Annotated[str, AfterValidator(_check_re2)]

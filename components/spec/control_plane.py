@@ -9,7 +9,7 @@ from typing import Any, Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..versions import DEFAULT_ISTIO_VERSION
-from .base import DNS_LABEL_PATTERN, Model
+from .base import DNS_LABEL_PATTERN, INT32_MAX, Model
 
 
 class ChartRepository(Model):
@@ -43,9 +43,11 @@ class Resources(Model):
 class HighAvailability(Model):
     """How istiod survives node loss and load: replicas, autoscaling, disruption budget, resources."""
 
-    replicas: int = Field(default=1, ge=1, description="istiod replicas (the autoscaler's minimum when enabled).")
+    replicas: int = Field(
+        default=1, ge=1, le=INT32_MAX, description="istiod replicas (the autoscaler's minimum when enabled).")
     autoscale_max: Optional[int] = Field(
-        default=None, ge=1, description="Enable the HorizontalPodAutoscaler with this maximum; unset = no autoscaling."
+        default=None, ge=1, le=INT32_MAX,
+        description="Enable the HorizontalPodAutoscaler with this maximum; unset = no autoscaling.",
     )
     pod_disruption_budget: bool = Field(
         default=False, description="Create a PodDisruptionBudget (needs replicas >= 2 to allow node drains)."
@@ -91,8 +93,9 @@ class GatewaySpec(Model):
     namespace: str = Field(
         default="istio-ingress", pattern=DNS_LABEL_PATTERN, description="Namespace of the gateway deployment."
     )
-    replicas: int = Field(default=1, ge=1, description="Gateway replicas (autoscaler minimum when autoscaleMax set).")
-    autoscale_max: Optional[int] = Field(default=None, ge=1, description="Autoscaler maximum; unset = off.")
+    replicas: int = Field(
+        default=1, ge=1, le=INT32_MAX, description="Gateway replicas (autoscaler minimum when autoscaleMax set).")
+    autoscale_max: Optional[int] = Field(default=None, ge=1, le=INT32_MAX, description="Autoscaler maximum; unset = off.")
     service_type: str = Field(default="LoadBalancer", description="Kubernetes Service type of the gateway.")
     tls_secret: Optional[str] = Field(
         default=None, description="Secret (in the gateway namespace) with the TLS certificate; adds an HTTPS server."

@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from .base import Model
+from .base import Labels, Model
 
 
 class DataplaneMode(str, enum.Enum):
@@ -33,7 +33,7 @@ class NamespaceSpec(Model):
     create: bool = Field(
         default=True, description="Create the namespace. false = label an existing namespace (server-side patch)."
     )
-    labels: dict[str, str] = Field(default_factory=dict, description="Extra labels for the namespace.")
+    labels: Labels = Field(default_factory=dict, description="Extra labels for the namespace.")
     default_deny: bool = Field(
         default=False,
         description="Deny every request into the namespace unless an AuthorizationPolicy allows it.",

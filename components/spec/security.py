@@ -28,6 +28,14 @@ class WorkloadMtls(Model):
         default_factory=dict, description="Port-level modes, e.g. {9090: DISABLE} for a plaintext metrics scrape."
     )
 
+    @field_validator("ports")
+    @classmethod
+    def _port_numbers(cls, ports: dict[int, MtlsMode]) -> dict[int, MtlsMode]:
+        bad = [port for port in ports if not 1 <= port <= 65535]
+        if bad:
+            raise ValueError(f"port numbers must be 1-65535, got {', '.join(map(str, bad))}")
+        return ports
+
 
 class MtlsSpec(Model):
     """Mutual TLS: one mesh-wide mode with namespace and workload exceptions.

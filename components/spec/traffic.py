@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 from typing import Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .base import DNS_LABEL_PATTERN, Duration, Model
+from .base import (
+    DNS_LABEL_PATTERN, INT32_MAX, UINT32_MAX, Duration, Labels, Model, Re2Pattern, domain_problem,
+)
 from .security import AccessSpec
 
 
@@ -22,19 +24,53 @@ class PortSpec(Model):
 class VersionSpec(Model):
     """One version (DestinationRule subset) of a service."""
 
-    labels: Optional[dict[str, str]] = Field(
+    labels: Optional[Labels] = Field(
         default=None, description="Pod labels selecting this version; default {version: <version name>}."
     )
+
+
+#: Retry conditions Istio accepts (Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on values; istio
+#: pkg/config/validation). An HTTP status code (e.g. 503) is accepted too.
+RETRY_ON_CONDITIONS = frozenset({
+    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx", "refused-stream",
+    "retriable-status-codes", "retriable-headers", "envoy-ratelimited", "http3-post-connect-failure",
+    "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+})
+
+
+def _is_http_status(condition: str) -> bool:
+    from http import HTTPStatus
+
+    if not condition.isascii() or not condition.isdigit():
+        return False
+    try:
+        HTTPStatus(int(condition))
+    except ValueError:
+        return False
+    return True
 
 
 class RetrySpec(Model):
     """Retry policy of a route."""
 
-    attempts: int = Field(ge=0, description="Number of retries (0 turns retries off).")
+    attempts: int = Field(ge=0, le=INT32_MAX, description="Number of retries (0 turns retries off).")
     per_try_timeout: Optional[Duration] = Field(default=None, description="Timeout of each try, e.g. 2s.")
     retry_on: Optional[str] = Field(
-        default=None, description="Envoy retry conditions, e.g. 5xx,reset,connect-failure,retriable-4xx."
+        default=None,
+        description="Envoy retry conditions, comma-separated without spaces, e.g. 5xx,reset,connect-failure,"
+        "retriable-4xx; gRPC conditions (cancelled, unavailable, …) and HTTP status codes (503) too.",
     )
+
+    @field_validator("retry_on")
+    @classmethod
+    def _known_conditions(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        unknown = [c for c in value.split(",") if c not in RETRY_ON_CONDITIONS and not _is_http_status(c)]
+        if unknown:
+            raise ValueError(f"unknown retry condition(s) {', '.join(map(repr, unknown))}: expected a comma-separated "
+                             f"list (no spaces) of {', '.join(sorted(RETRY_ON_CONDITIONS))} or HTTP status codes")
+        return value
 
     @model_validator(mode="after")
     def _no_settings_without_retries(self) -> "RetrySpec":
@@ -47,11 +83,15 @@ class RetrySpec(Model):
 class CircuitBreakerSpec(Model):
     """Connection pool limits and outlier detection: Istio's circuit breaker, set on the DestinationRule."""
 
-    max_connections: Optional[int] = Field(default=None, ge=1, description="TCP connection cap per host.")
-    http1_max_pending_requests: Optional[int] = Field(default=None, ge=1, description="Queued HTTP/1 requests cap.")
-    http2_max_requests: Optional[int] = Field(default=None, ge=1, description="Concurrent HTTP/2 requests cap.")
-    max_requests_per_connection: Optional[int] = Field(default=None, ge=1, description="Requests per connection.")
-    consecutive5xx_errors: int = Field(default=5, ge=0, alias="consecutive5xxErrors", description="5xx errors before a host is ejected.")
+    max_connections: Optional[int] = Field(default=None, ge=1, le=INT32_MAX, description="TCP connection cap per host.")
+    http1_max_pending_requests: Optional[int] = Field(
+        default=None, ge=1, le=INT32_MAX, description="Queued HTTP/1 requests cap.")
+    http2_max_requests: Optional[int] = Field(
+        default=None, ge=1, le=INT32_MAX, description="Concurrent HTTP/2 requests cap.")
+    max_requests_per_connection: Optional[int] = Field(
+        default=None, ge=1, le=INT32_MAX, description="Requests per connection.")
+    consecutive5xx_errors: int = Field(default=5, ge=0, le=UINT32_MAX, alias="consecutive5xxErrors",
+                                       description="5xx errors before a host is ejected.")
     interval: Duration = Field(default="10s", description="Ejection analysis interval.")
     base_ejection_time: Duration = Field(default="30s", description="Minimum ejection duration.")
     max_ejection_percent: int = Field(default=50, ge=0, le=100, description="Most hosts that may be ejected (%).")
@@ -96,8 +136,9 @@ class HeaderMatch(Model):
     """How a header value is matched: exactly one of exact, prefix, regex."""
 
     exact: Optional[str] = Field(default=None, description="Exact value.")
-    prefix: Optional[str] = Field(default=None, description="Value prefix.")
-    regex: Optional[str] = Field(default=None, description="RE2 regular expression.")
+    prefix: Optional[str] = Field(default=None, min_length=1,
+                                  description="Value prefix (not empty: Istio refuses an empty prefix).")
+    regex: Optional[Re2Pattern] = Field(default=None, description="RE2 regular expression (no lookaround).")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "HeaderMatch":
@@ -147,15 +188,34 @@ class TrafficSpec(Model):
     mirror: Optional[MirrorSpec] = Field(default=None, description="Traffic mirroring.")
     tls_mode: Optional[TlsMode] = Field(
         default=None,
-        description="Explicit client TLS mode on the DestinationRule. Leave unset: it turns off auto-mTLS.",
+        description="Explicit client TLS mode on the DestinationRule. Leave unset: it turns off auto-mTLS. MUTUAL "
+        "(your own client certificates) is refused: certificates cannot be given here; use ISTIO_MUTUAL.",
     )
+
+    @field_validator("tls_mode")
+    @classmethod
+    def _no_mutual_without_certificates(cls, mode: Optional[TlsMode]) -> Optional[TlsMode]:
+        if mode is TlsMode.MUTUAL:
+            raise ValueError("MUTUAL needs a client certificate and key, which this package cannot configure (Istio "
+                             "refuses MUTUAL without them): use ISTIO_MUTUAL for mesh mTLS, SIMPLE for server-only TLS")
+        return mode
 
 
 class ExposureSpec(Model):
     """Publish a service through an ingress gateway."""
 
     gateway: str = Field(description="Gateway name from controlPlane.gateways.")
-    hosts: list[str] = Field(min_length=1, description="External host names, e.g. shop.example.com.")
+    hosts: list[str] = Field(min_length=1, description="External host names, e.g. shop.example.com or *.example.com.")
+
+    @field_validator("hosts")
+    @classmethod
+    def _domain_names(cls, hosts: list[str]) -> list[str]:
+        problems = [problem for host in hosts for problem in [domain_problem(host, wildcard=True)] if problem]
+        problems += [f"{host!r} is a short name: a gateway host must be fully qualified (e.g. shop.example.com)"
+                     for host in hosts if "." not in host and host != "*"]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return hosts
 
 
 class ServiceSpec(Model):
@@ -163,7 +223,7 @@ class ServiceSpec(Model):
 
     namespace: str = Field(pattern=DNS_LABEL_PATTERN, description="Namespace of the Service (key of `namespaces`).")
     service_account: Optional[str] = Field(default=None, description="Workload service account; default: name.")
-    selector: Optional[dict[str, str]] = Field(default=None, description="Workload labels; default {app: <name>}.")
+    selector: Optional[Labels] = Field(default=None, description="Workload labels; default {app: <name>}.")
     ports: list[PortSpec] = Field(default_factory=list, description="Service ports (protocol inference check).")
     versions: dict[str, VersionSpec] = Field(default_factory=dict, description="Versions (subsets) by name.")
     traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="Routing and resilience.")

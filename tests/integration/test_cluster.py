@@ -269,6 +269,74 @@ def test_our_duration_validation_never_accepts_what_the_server_refuses(deployed,
         assert not ours_accepts, f"the server refuses {duration!r} ({server.stderr.strip()}) but our spec accepts it"
 
 
+#: Config edits (path into the local stack's mesh, value) that Kubernetes or Istio may refuse. Each is run through
+#: our validation and checks, and through the real validators: what they refuse, we must refuse first.
+EDITS = {
+    "retry attempts beyond int32": (("services", "order", "traffic", "retries", "attempts"), 2**31),
+    "connection cap beyond int32": (("services", "payment", "traffic", "circuitBreaker", "maxConnections"), 2**31),
+    "5xx errors beyond uint32": (("services", "payment", "traffic", "circuitBreaker", "consecutive5xxErrors"), 2**32),
+    "mTLS port 0": (("mtls", "workloads"), {"payment": {"ports": {0: "DISABLE"}}}),
+    "mTLS port 70000": (("mtls", "workloads"), {"payment": {"ports": {70000: "DISABLE"}}}),
+    "version label value not a label": (("services", "catalog", "versions", "v2"), {"labels": {"version": "v 2!"}}),
+    "version label key not a label": (("services", "catalog", "versions", "v2"), {"labels": {"bad key!": "v2"}}),
+    "header regex not RE2": (("services", "catalog", "traffic", "matches", 0, "headers"),
+                             {"x-user-segment": {"regex": "(?<=a)b"}}),
+    "header regex unbalanced": (("services", "catalog", "traffic", "matches", 0, "headers"),
+                                {"x-user-segment": {"regex": "(beta"}}),
+    "empty header prefix": (("services", "catalog", "traffic", "matches", 0, "headers"),
+                            {"x-user-segment": {"prefix": ""}}),
+    "unknown retryOn condition": (("services", "order", "traffic", "retries", "retryOn"), "5xx,bogus"),
+    "tlsMode MUTUAL without certificates": (("services", "payment", "traffic", "tlsMode"), "MUTUAL"),
+    "fault percent above 100": (("services", "payment", "traffic", "fault", "abort", "percent"), 150),
+    "fault percent below Istio's precision": (("services", "payment", "traffic", "fault", "abort", "percent"), 1e-9),
+    "abort status 600": (("services", "payment", "traffic", "fault", "abort", "httpStatus"), 600),
+    "cluster domain not a domain": (("clusterDomain",), "bad_domain!"),
+    "trust domain not a domain": (("trustDomain",), "bad domain"),
+    "ingress host not a domain": (("services", "frontend", "expose"), {"gateway": "ingress", "hosts": ["bad host!"]}),
+    "lower-case HTTP method": (("services", "payment", "access", "allowFrom"),
+                               [{"namespace": "shop", "serviceAccount": "order", "methods": ["get"]}]),
+    "service account not a name": (("services", "payment", "access", "allowFrom"), ["shop/Order_1"]),
+    "uri prefix empty": (("services", "catalog", "traffic", "matches", 0),
+                         {"name": "beta-users", "uriPrefix": "", "version": "v2"}),
+}
+
+
+def edited(mesh: dict, path: tuple, value) -> dict:
+    import copy
+
+    mesh = copy.deepcopy(mesh)
+    node = mesh
+    for key in path[:-1]:
+        node = node.setdefault(key, {}) if isinstance(key, str) else node[key]
+    node[path[-1]] = value
+    return mesh
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS), ids=str)
+def test_what_the_api_server_or_istioctl_refuses_our_validation_refuses_first(deployed, cluster, tools, edit,
+                                                                               tmp_path):
+    from components.checks import errors, run_checks
+    from components.spec import ConfigError, parse_mesh
+
+    path, value = EDITS[edit]
+    mesh = edited(read_stack_file(deployed["project"] / "stacks" / "Pulumi.local.yaml")["mesh"], path, value)
+    try:
+        spec = parse_mesh(mesh)
+        refused_by_us = [str(finding) for finding in errors(run_checks(spec))]
+    except ConfigError as error:
+        refused_by_us = [str(error)]
+    if refused_by_us:
+        return  # refused before anything reaches a cluster, with a path (tests of the spec check the wording)
+    objects = [item.manifest for item in plan(spec, nodeless=True).objects if item.kind != "Namespace"]
+    documents = yaml.safe_dump_all(objects, sort_keys=False)
+    server = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=documents, check=False)
+    assert server.returncode == 0, f"{edit}: the API server refuses what we accept: {server.stderr.strip()}"
+    (tmp_path / "objects.yaml").write_text(documents)
+    istio = subprocess.run([tools["istioctl"], "validate", "-f", str(tmp_path / "objects.yaml")],
+                           capture_output=True, text=True)
+    assert istio.returncode == 0, f"{edit}: istioctl validate refuses what we accept: {istio.stdout}{istio.stderr}"
+
+
 def test_destroy_leaves_no_object_of_ours_in_the_cluster(deployed, cluster):
     stack = deployed["stack"]
     resources = stack.export_stack().deployment["resources"]
