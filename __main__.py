@@ -8,7 +8,9 @@ import pulumi_kubernetes as k8s
 from components import Mesh, MeshArgs
 from components.mesh import preflight
 from components.plan import GRAFANA_PASSWORD_CONFIG
-from components.spec import CLUSTER_KEY, CONFIG_KEY, ClusterSpec, ConfigError, parse_cluster, parse_mesh
+from components.spec import (
+    CLUSTER_KEY, CONFIG_KEY, MESH_FILE_KEY, ClusterSpec, ConfigError, mesh_data, parse_cluster, parse_mesh,
+)
 
 
 def provider_for(cluster: ClusterSpec) -> k8s.Provider:
@@ -32,7 +34,8 @@ def main() -> None:
         secrets[GRAFANA_PASSWORD_CONFIG] = password
     try:
         # Everything is validated, and cross-checked, before the first resource (the provider) is registered.
-        spec = parse_mesh(config.get_object(CONFIG_KEY), root=CONFIG_KEY)
+        data, root = mesh_data({CONFIG_KEY: config.get_object(CONFIG_KEY), MESH_FILE_KEY: config.get(MESH_FILE_KEY)})
+        spec = parse_mesh(data, root=root)
         cluster = parse_cluster(config.get_object(CLUSTER_KEY), root=CLUSTER_KEY)
         preflight(spec, secrets)
     except ConfigError as error:

@@ -196,7 +196,10 @@ def pulumi_project(directory: Path, program: str | None) -> Path:
 
 
 def write_ours_stack(project: Path, config: dict, kubeconfig: Path) -> None:
-    document = {"config": {"mesh-rollout:cluster": {"kubeconfig": str(kubeconfig)}, "mesh-rollout:mesh": config}}
+    # The mesh goes into a meshFile, as a large mesh must: the language host passes the whole stack config to the
+    # program in one environment variable, and Linux refuses one over 128 KiB (1000 services: ~350 KB).
+    (project / "mesh.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    document = {"config": {"mesh-rollout:cluster": {"kubeconfig": str(kubeconfig)}, "mesh-rollout:meshFile": "mesh.yaml"}}
     (project / "stacks" / "Pulumi.bench.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
 

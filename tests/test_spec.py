@@ -211,3 +211,46 @@ def test_go_style_durations_sum_their_parts(parts):
 
     text = "".join(f"{value}{unit}" for value, unit in parts)
     assert duration_nanos(text) == sum(value * _UNIT_NANOS[unit] for value, unit in parts)
+
+
+# ---- The mesh in a file of its own (mesh-rollout:meshFile)
+
+def test_a_mesh_file_is_read_relative_to_the_project_and_errors_name_the_file(tmp_path):
+    from components.spec import load_stack_file
+
+    import yaml
+
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "mesh").mkdir()
+    (tmp_path / "mesh" / "big.yaml").write_text(yaml.safe_dump(shop_config()))
+    stack = tmp_path / "stacks" / "Pulumi.big.yaml"
+    stack.write_text(yaml.safe_dump({"config": {"mesh-rollout:meshFile": "mesh/big.yaml"}}))
+    assert set(load_stack_file(stack).services) == {"frontend", "order", "payment", "catalog"}
+
+    bad = shop_config()
+    bad["services"]["order"]["traffic"] = {"timeout": "soon"}
+    (tmp_path / "mesh" / "big.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError) as caught:
+        load_stack_file(stack)
+    assert [str(p) for p in caught.value.problems][0].startswith("mesh/big.yaml:mesh.services.order.traffic.timeout: ")
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"mesh-rollout:meshFile": "missing.yaml"}, "meshFile: cannot read the mesh file"),
+    ({"mesh-rollout:meshFile": "mesh.yaml", "mesh-rollout:mesh": {"controlPlane": {"install": False}}},
+     "meshFile: set either mesh-rollout:mesh or mesh-rollout:meshFile, not both"),
+    ({"mesh-rollout:meshFile": 3}, "meshFile: must be a path to a YAML file"),
+])
+def test_mesh_file_mistakes_are_config_errors(tmp_path, config, expected):
+    from components.spec import load_stack_file
+
+    import yaml
+
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    (tmp_path / "mesh.yaml").write_text("controlPlane: {install: false}\n")
+    stack = tmp_path / "Pulumi.s.yaml"
+    stack.write_text(yaml.safe_dump({"config": config}))
+    with pytest.raises(ConfigError) as caught:
+        load_stack_file(stack)
+    assert str(caught.value.problems[0]).startswith(expected)

@@ -156,3 +156,15 @@ def test_missing_grafana_secret_is_reported_before_registration(caplog):
         run_main(config, secret_keys=())
     assert harness.LAST.registrations == []
     assert "grafanaAdminPassword: secret config is required" in caplog.text
+
+
+def test_a_mesh_file_registers_the_same_mesh_as_inline_config(tmp_path):
+    import yaml
+
+    dev = ROOT / "stacks" / "Pulumi.dev.yaml"
+    inline = stack_config(dev)
+    (tmp_path / "mesh.yaml").write_text(yaml.safe_dump(inline["mesh-rollout:mesh"]))
+    from_file = {key: value for key, value in inline.items() if key != "mesh-rollout:mesh"}
+    from_file["mesh-rollout:meshFile"] = str(tmp_path / "mesh.yaml")
+    expected = sorted(run_main(inline).kube_objects(), key=object_key)
+    assert sorted(run_main(from_file).kube_objects(), key=object_key) == expected

@@ -14,7 +14,10 @@ from .control_plane import (
 )
 from .errors import ConfigError, Problem
 from .cluster import ClusterSpec
-from .loading import CLUSTER_KEY, CONFIG_KEY, load_stack_file, parse_cluster, parse_mesh, read_stack_file
+from .loading import (
+    CLUSTER_KEY, CONFIG_KEY, MESH_FILE_KEY, load_stack_file, mesh_data, parse_cluster, parse_mesh, project_dir,
+    read_mesh_file, read_stack_file,
+)
 from .mesh import MeshSpec
 from .namespaces import DataplaneMode, NamespaceSpec
 from .observability import AddonSpec, GrafanaSpec, JaegerSpec, ObservabilitySpec, TracingSpec

@@ -16,6 +16,9 @@ from .mesh import MeshSpec
 CONFIG_KEY = "mesh"
 #: The structured stack config key saying where to deploy (``mesh-rollout:cluster``).
 CLUSTER_KEY = "cluster"
+#: Config key naming a YAML file that holds the mesh instead of ``mesh-rollout:mesh`` (large meshes: the Python
+#: language host hands a program its whole config in one environment variable, which Linux caps at 128 KiB).
+MESH_FILE_KEY = "meshFile"
 PROJECT = "mesh-rollout"
 
 
@@ -52,6 +55,43 @@ def read_stack_file(path: str | Path) -> dict[str, Any]:
     return {key.removeprefix(prefix): value for key, value in config.items()}
 
 
+def project_dir(stack_file: str | Path) -> Path:
+    """The Pulumi project directory of a stack file: the nearest directory upwards holding ``Pulumi.yaml``."""
+    start = Path(stack_file).resolve().parent
+    for directory in (start, *start.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    return start
+
+
+def read_mesh_file(path: str | Path, project: str | Path = ".") -> Any:
+    """The mesh held by a ``meshFile`` (relative paths are relative to the project directory)."""
+    file = Path(project) / Path(path).expanduser()
+    try:
+        return yaml.safe_load(file.read_text())
+    except OSError as error:
+        raise ConfigError([Problem(MESH_FILE_KEY, f"cannot read the mesh file {str(file)!r}: {error.strerror}",
+                                   str(path))]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([Problem(MESH_FILE_KEY, f"the mesh file {str(file)!r} is not valid YAML: "
+                                   f"{str(error).splitlines()[0]}", str(path))]) from None
+
+
+def mesh_data(config: Mapping[str, Any], project: str | Path = ".") -> tuple[Any, str]:
+    """The mesh's plain data from stack config (``mesh`` inline, or ``meshFile``) and the root its error paths
+    start at."""
+    inline, file = config.get(CONFIG_KEY), config.get(MESH_FILE_KEY)
+    if inline is not None and file is not None:
+        raise ConfigError([Problem(MESH_FILE_KEY, f"set either {PROJECT}:{CONFIG_KEY} or {PROJECT}:{MESH_FILE_KEY}, "
+                                   "not both", file)])
+    if file is not None:
+        if not isinstance(file, str):
+            raise ConfigError([Problem(MESH_FILE_KEY, "must be a path to a YAML file", file)])
+        return read_mesh_file(file, project), f"{file}:{CONFIG_KEY}"
+    return inline, CONFIG_KEY
+
+
 def load_stack_file(path: str | Path) -> MeshSpec:
     """Parse the mesh of a stack file (for tools and tests that run without the Pulumi engine)."""
-    return parse_mesh(read_stack_file(path).get(CONFIG_KEY))
+    data, root = mesh_data(read_stack_file(path), project_dir(path))
+    return parse_mesh(data, root=root)

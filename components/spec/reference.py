@@ -104,7 +104,12 @@ def markdown() -> str:
         out += [f"#### `{title}`", "", "| key | type | default | meaning |", "|---|---|---|---|"]
         out += [f"| `{path}` | {kind} | {default} | {text} |" for path, kind, default, text in rows(model, root)]
         out.append("")
-    out += ["Secret config: `mesh-rollout:grafanaAdminPassword` (set with `pulumi config set --secret`), required "
+    out += ["`mesh-rollout:meshFile`: instead of `mesh-rollout:mesh`, the path (relative to the project directory) of a "
+            "YAML file holding the same mapping. Use it for large meshes: Pulumi's Python language host hands the "
+            "program its whole stack config in one environment variable, and Linux refuses one over 128 KiB "
+            "(`argument list too long`; about 350 services of the benchmark's shape). Errors then name the file: "
+            "`mesh/prod.yaml:mesh.services.…`.", "",
+            "Secret config: `mesh-rollout:grafanaAdminPassword` (set with `pulumi config set --secret`), required "
             "when Grafana is installed by the stack.", "", END]
     return "\n".join(out)
 
