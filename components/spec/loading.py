@@ -80,7 +80,8 @@ def read_mesh_file(path: str | Path, project: str | Path = ".") -> Any:
 def mesh_data(config: Mapping[str, Any], project: str | Path = ".") -> tuple[Any, str]:
     """The mesh's plain data from stack config (``mesh`` inline, or ``meshFile``) and the root its error paths
     start at."""
-    inline, file = config.get(CONFIG_KEY), config.get(MESH_FILE_KEY)
+    # Empty values are what Pulumi.yaml's defaults give a stack that sets only the other key.
+    inline, file = config.get(CONFIG_KEY) or None, config.get(MESH_FILE_KEY) or None
     if inline is not None and file is not None:
         raise ConfigError([Problem(MESH_FILE_KEY, f"set either {PROJECT}:{CONFIG_KEY} or {PROJECT}:{MESH_FILE_KEY}, "
                                    "not both", file)])
