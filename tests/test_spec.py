@@ -193,7 +193,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 _UNITS = ["ns", "us", "\u00b5s", "ms", "s", "m", "h"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.text(max_size=12))
 def test_any_text_is_a_duration_or_a_value_error(text):
     from components.spec.base import duration_nanos
@@ -204,13 +204,18 @@ def test_any_text_is_a_duration_or_a_value_error(text):
         pass
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_UNITS)), min_size=1, max_size=4))
 def test_go_style_durations_sum_their_parts(parts):
     from components.spec.base import _UNIT_NANOS, duration_nanos
 
     text = "".join(f"{value}{unit}" for value, unit in parts)
-    assert duration_nanos(text) == sum(value * _UNIT_NANOS[unit] for value, unit in parts)
+    total = sum(value * _UNIT_NANOS[unit] for value, unit in parts)
+    if total <= 2**63 - 1:
+        assert duration_nanos(text) == total
+    else:  # beyond Go's int64 nanoseconds: refused, as the API server's CEL refuses it
+        with pytest.raises(ValueError, match="overflows"):
+            duration_nanos(text)
 
 
 # ---- The mesh in a file of its own (mesh-rollout:meshFile)
