@@ -23,6 +23,7 @@ def provider_for(cluster: ClusterSpec) -> k8s.Provider:
         kubeconfig=cluster.kubeconfig_path_or_contents,
         context=cluster.context,
         enable_server_side_apply=cluster.enable_server_side_apply,
+        enable_config_map_mutable=cluster.config_map_mutable,
     )
 
 

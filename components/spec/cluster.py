@@ -23,6 +23,12 @@ class ClusterSpec(Model):
         "Relative paths are relative to the project directory.",
     )
     enable_server_side_apply: bool = Field(default=True, description="Use server-side apply (needed for patches).")
+    config_map_mutable: bool = Field(
+        default=True,
+        description="Update ConfigMaps in place, as Helm does (pulumi-kubernetes' enableConfigMapMutable). Off, a "
+        "meshConfig change replaces istiod's `istio-<revision>` ConfigMap by delete-then-create: a window in which "
+        "istiod sees no mesh config.",
+    )
     nodeless: bool = Field(
         default=False,
         description="The cluster has no nodes: pods are accepted but never run (e.g. the local API server of "

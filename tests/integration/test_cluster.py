@@ -127,6 +127,28 @@ def test_a_weight_change_is_one_in_place_update_on_the_server(deployed, cluster)
     assert {r["destination"]["subset"]: r["weight"] for r in default_route} == {"v1": 80, "v2": 20}
 
 
+def test_a_mesh_config_change_updates_istiods_config_map_in_place(deployed, cluster):
+    """pulumi-kubernetes replaces ConfigMaps by default (delete, then create: a window in which istiod has no mesh
+    config); the stack's provider sets enableConfigMapMutable (`cluster.configMapMutable`), as Helm updates them."""
+    project, stack = deployed["project"], deployed["stack"]
+
+    def mesh_config() -> tuple[str, dict]:
+        live = cluster.get("configmap", "istio-1-30-4", "-n", "istio-system")
+        return live["metadata"]["uid"], yaml.safe_load(live["data"]["mesh"])
+
+    uid, before = mesh_config()
+    assert before["accessLogFile"] == "/dev/stdout"
+    edit_mesh(project, lambda mesh: mesh["controlPlane"].update(meshConfig={"accessLogFile": ""}))
+    preview = stack.preview()
+    assert changes(preview.change_summary) == {"update": 2}, preview.change_summary  # istio-<rev>, values-<rev>
+    stack.up()
+    new_uid, after = mesh_config()
+    assert new_uid == uid
+    assert after.get("accessLogFile", "") == ""
+    edit_mesh(project, lambda mesh: mesh["controlPlane"].pop("meshConfig"))
+    stack.up()
+
+
 def test_a_change_by_another_field_manager_is_detected_by_preview_refresh(deployed, cluster):
     stack = deployed["stack"]
     patch = {"spec": {"mtls": {"mode": "STRICT"}}}
