@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 import yaml
 
 from .checks import errors, run_checks
 from .plan import CONCERNS, plan
-from pathlib import Path
-
-from .spec import CLUSTER_KEY, ConfigError, load_stack_file, parse_cluster, read_stack_file
+from .spec import CLUSTER_KEY, ConfigError, mesh_data, parse_cluster, parse_mesh, project_dir, read_stack_file
 
 
 def stack_path(name_or_path: str) -> Path:
@@ -53,8 +52,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{args.stack_file}: no such stack file ({path})", file=sys.stderr)
         return 2
     try:
-        spec = load_stack_file(path)
-        cluster = parse_cluster(read_stack_file(path).get(CLUSTER_KEY), root=CLUSTER_KEY)
+        config = read_stack_file(path)  # read once: the mesh (inline or meshFile) and the cluster
+        data, root = mesh_data(config, project_dir(path))
+        spec = parse_mesh(data, root=root)
+        cluster = parse_cluster(config.get(CLUSTER_KEY), root=CLUSTER_KEY)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

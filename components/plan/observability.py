@@ -5,8 +5,7 @@ manifest (which brings its own wiring) instead of its chart."""
 from __future__ import annotations
 
 import os
-
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..spec import ChartRepository, ObservabilitySpec
@@ -74,11 +73,13 @@ def endpoints(observability: ObservabilitySpec, cluster_domain: str = "cluster.l
     )
 
 
-def _release(name: str, addon: AddonSpec, namespace: str, values: dict, depends_on: tuple[str, ...] = ()):
+def _release(name: str, addon: AddonSpec, namespace: str, values: dict, depends_on: tuple[str, ...] = (),
+             skip_await: bool = False):
     upstream = UPSTREAM[name]
     source = addon.repository or ChartRepository(url=upstream.repository)
     version = addon.chart_version or upstream.version
-    return release(name, upstream.chart, version, source, namespace, deep_merge(values, addon.values), depends_on)
+    return release(name, upstream.chart, version, source, namespace, deep_merge(values, addon.values), depends_on,
+                   skip_await=skip_await)
 
 
 def _prometheus_values() -> dict[str, Any]:
@@ -178,14 +179,14 @@ def plan_observability(
     if needs_ns:
         plan.objects.append(namespace_object(ns))
         ns_dep = (f"Namespace/{ns}",)
+
     def add(name: str, values: dict[str, Any], depends_on: tuple[str, ...] = ns_dep) -> None:
         addon: AddonSpec = getattr(spec, name)
         if addon.manifest is not None:
             path = os.path.expanduser(addon.manifest)
             plan.manifests.append(ManifestFile(name, path, depends_on, skip_await=nodeless))
             return
-        chart_release = _release(name, addon, ns, values, depends_on)
-        plan.releases.append(replace(chart_release, skip_await=nodeless))
+        plan.releases.append(_release(name, addon, ns, values, depends_on, skip_await=nodeless))
 
     if "prometheus" in installs:
         add("prometheus", _prometheus_values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -49,8 +50,6 @@ class Model(BaseModel):
 
 def duration_nanos(value: str) -> int:
     """Nanoseconds in a duration string as Go (and so Istio) parses it: ``250ms``, ``2s``, ``1m30s``, ``2000us``."""
-    from decimal import Decimal
-
     if not isinstance(value, str) or not value:
         raise ValueError(f"not a duration like 250ms, 2s, 1m30s or 1h: {value!r}")
     position, total = 0, Decimal(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from http import HTTPStatus
 from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
@@ -39,8 +40,6 @@ RETRY_ON_CONDITIONS = frozenset({
 
 
 def _is_http_status(condition: str) -> bool:
-    from http import HTTPStatus
-
     if not condition.isascii() or not condition.isdigit():
         return False
     try:
