@@ -48,7 +48,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     path = stack_path(args.stack_file)
-    if not path.is_file():
+    if not path.exists():
         print(f"{args.stack_file}: no such stack file ({path})", file=sys.stderr)
         return 2
     try:

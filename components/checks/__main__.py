@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Optional, Sequence, TextIO
 
-from ..spec import ConfigError, load_stack_file
+from ..spec import ConfigError, UnreadableFile, load_stack_file
 from . import errors, markdown_table, run_checks, warnings
 
 
@@ -33,7 +33,11 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     for stack in args.stacks:
         try:
             spec = load_stack_file(stack)
-        except (ConfigError, OSError) as error:
+        except UnreadableFile as error:
+            print(error, file=out)  # one line: the file, the line and the reason
+            status = max(status, 2)
+            continue
+        except ConfigError as error:
             print(f"{stack}: {error}", file=out)
             status = max(status, 2)
             continue

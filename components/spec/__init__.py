@@ -12,11 +12,12 @@ from .control_plane import (
     Resources,
     revision_from_version,
 )
-from .errors import ConfigError, Problem
+from . import engine_yaml
+from .errors import ConfigError, Problem, UnreadableFile
 from .cluster import ClusterSpec
 from .loading import (
     CLUSTER_KEY, CONFIG_KEY, MESH_FILE_KEY, load_stack_file, mesh_data, parse_cluster, parse_mesh, project_dir,
-    read_mesh_file, read_stack_file,
+    read_mesh_file, read_stack_file, read_yaml_file,
 )
 from .mesh import MeshSpec
 from .namespaces import DataplaneMode, NamespaceSpec

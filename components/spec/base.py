@@ -20,6 +20,26 @@ _MAX_NANOS = 2**63 - 1
 #: Kubernetes object names and label values Istio accepts for namespaces, services and versions.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
+def _check_dns_label(name: str) -> str:
+    if not re.match(DNS_LABEL_PATTERN, name):
+        raise ValueError(f"name {name!r} must be a DNS label: 1-63 lowercase letters, digits or '-', starting and "
+                         "ending with a letter or digit (it becomes a Kubernetes object name)")
+    return name
+
+
+#: A name that becomes (part of) a Kubernetes object name or label value: namespaces, services, versions, gateways.
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+
+def _check_dns_subdomain(name: str) -> str:
+    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        raise ValueError(f"name {name!r} must be a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253 "
+                         "characters (a Kubernetes object name such as a service account)")
+    return name
+
+
+#: A Kubernetes object name that may contain dots (service accounts).
+DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
+
 #: Bounds of the protobuf integer types Istio's APIs use (the API server refuses JSON numbers beyond them).
 INT32_MAX = 2**31 - 1
 UINT32_MAX = 2**32 - 1

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..versions import DEFAULT_ISTIO_VERSION
-from .base import DNS_LABEL_PATTERN, INT32_MAX, Model
+from .base import DNS_LABEL_PATTERN, INT32_MAX, DnsLabel, Model
 
 
 class ChartRepository(Model):
@@ -116,7 +116,8 @@ class ControlPlaneSpec(Model):
         description="Install Istio's charts. false = bring your own control plane: only mesh config is laid down.",
     )
     version: str = Field(
-        default=DEFAULT_ISTIO_VERSION, pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$", description="Istio version."
+        default=DEFAULT_ISTIO_VERSION, description="Istio version (x.y.z, e.g. 1.30.4; a pre-release suffix "
+        "such as -beta.1 is allowed)."
     )
     revision: Optional[str] = Field(
         default=None, pattern=DNS_LABEL_PATTERN, description="Revision name; default: version with dots as dashes."
@@ -138,10 +139,18 @@ class ControlPlaneSpec(Model):
     cluster_name: Optional[str] = Field(default=None, description="global.multiCluster.clusterName.")
     network: Optional[str] = Field(default=None, description="global.network (multi-network meshes).")
     proxy_resources: Optional[Resources] = Field(default=None, description="Sidecar proxy resources (global.proxy).")
-    gateways: dict[str, GatewaySpec] = Field(default_factory=dict, description="Gateways by name.")
+    gateways: dict[DnsLabel, GatewaySpec] = Field(default_factory=dict, description="Gateways by name.")
     istiod_values: dict[str, Any] = Field(
         default_factory=dict, description="Extra istiod chart values, deep-merged over the generated ones."
     )
+
+    @field_validator("version")
+    @classmethod
+    def _istio_version(cls, version: str) -> str:
+        # ASCII digits only: a pattern's \d would take Arabic-Indic or full-width digits.
+        if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?", version):
+            raise ValueError("must be an Istio version like 1.30.4 (ASCII digits; optional suffix such as -beta.1)")
+        return version
 
     @field_validator("revision_tags")
     @classmethod

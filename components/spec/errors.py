@@ -22,12 +22,21 @@ class Problem:
     code: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.path}: {self.message}"
+        path = ".".join(shorten(segment, 80) for segment in self.path.split("."))
+        text = f"{path}: {shorten(self.message, 500)}"
         if self.given is not None and "got " not in self.message:
-            text += f", got {self.given!r}"
+            text += f", got {shorten(repr(self.given), 120)}"
         if self.code:
             text += f" [{self.code}]"
         return text
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was (a 10,000-character value stays
+    readable in an error message)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
 
 
 class ConfigError(ValueError):
@@ -41,13 +50,31 @@ class ConfigError(ValueError):
         super().__init__("\n".join(lines))
 
 
+class UnreadableFile(ConfigError):
+    """A stack or mesh file that cannot be read as YAML the engine accepts; ``str()`` is one line:
+    ``stacks/Pulumi.dev.yaml: line 4: mapping key 'environment' already defined at line 3``."""
+
+    def __init__(self, file: str, reason: str):
+        self.file, self.reason = file, reason
+        super().__init__([Problem(path=file, message=reason)])
+        self.args = (f"{file}: {shorten(reason, 500)}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def problems_from_validation_error(error: pydantic.ValidationError, root: str) -> list[Problem]:
     """Turn pydantic's errors into :class:`Problem` objects whose paths start at ``root``."""
     problems = []
     for detail in error.errors(include_url=False):
-        path = ".".join([root, *(str(part) for part in detail["loc"])])
+        location = [str(part) for part in detail["loc"]]
         message = _expected(detail)
         given = None if detail["type"] in ("missing",) else detail.get("input")
+        if location and location[-1] == "[key]":
+            # A bad mapping key (a namespace or service name): report it at the key itself.
+            location.pop()
+            given = None  # the path ends with the key itself
+        path = ".".join([root, *location])
         if isinstance(given, (dict, list)) and detail["type"] != "extra_forbidden":
             # A whole sub-mapping echoed back is noise; the message names the offending key.
             given = None

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 import pydantic
-import yaml
 
-from .errors import ConfigError, Problem, problems_from_validation_error
+from . import engine_yaml
+from .errors import ConfigError, Problem, UnreadableFile, problems_from_validation_error
 from .cluster import ClusterSpec
 from .mesh import MeshSpec
 
@@ -47,12 +47,42 @@ def parse_cluster(data: Any, root: str = CLUSTER_KEY) -> ClusterSpec:
     return _parse(ClusterSpec, data, root, "cluster")
 
 
+def read_yaml_file(path: str | Path) -> Any:
+    """One YAML file read with the Pulumi engine's rules (:mod:`components.spec.engine_yaml`).
+
+    Raises :class:`UnreadableFile` (a :class:`ConfigError` whose ``str()`` is one line) when the file is missing,
+    not UTF-8, not YAML, holds several documents or anything the engine would refuse (duplicate keys, ``.inf``).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise UnreadableFile(str(path), f"cannot read: {error.strerror or error}") from None
+    try:
+        return engine_yaml.load(data)
+    except engine_yaml.YamlError as error:
+        raise UnreadableFile(str(path), str(error)) from None
+
+
 def read_stack_file(path: str | Path) -> dict[str, Any]:
     """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file, keys without the project prefix."""
-    document = yaml.safe_load(Path(path).read_text()) or {}
-    config = document.get("config") or {}
+    document = read_yaml_file(path)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise UnreadableFile(str(path), f"a stack file must be a mapping (with a config: key), "
+                                        f"not a {_kind(document)}")
+    config = document.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise UnreadableFile(str(path), f"config: must be a mapping of settings, not a {_kind(config)}")
     prefix = f"{PROJECT}:"
     return {key.removeprefix(prefix): value for key, value in config.items()}
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(value),
+                                                                                             type(value).__name__)
 
 
 def project_dir(stack_file: str | Path) -> Path:
@@ -68,13 +98,11 @@ def read_mesh_file(path: str | Path, project: str | Path = ".") -> Any:
     """The mesh held by a ``meshFile`` (relative paths are relative to the project directory)."""
     file = Path(project) / Path(path).expanduser()
     try:
-        return yaml.safe_load(file.read_text())
-    except OSError as error:
-        raise ConfigError([Problem(MESH_FILE_KEY, f"cannot read the mesh file {str(file)!r}: {error.strerror}",
-                                   str(path))]) from None
-    except yaml.YAMLError as error:
-        raise ConfigError([Problem(MESH_FILE_KEY, f"the mesh file {str(file)!r} is not valid YAML: "
-                                   f"{str(error).splitlines()[0]}", str(path))]) from None
+        return read_yaml_file(file)
+    except UnreadableFile as error:
+        reason = error.reason.removeprefix("cannot read: ")
+        raise ConfigError([Problem(MESH_FILE_KEY, f"cannot read the mesh file {str(file)!r}: {reason}", str(path))]) \
+            from None
 
 
 def mesh_data(config: Mapping[str, Any], project: str | Path = ".") -> tuple[Any, str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from .base import DNS_LABEL_PATTERN, DomainName, Model
+from .base import DnsLabel, DomainName, Model
 from .control_plane import ControlPlaneSpec
 from .namespaces import NamespaceSpec
 from .observability import ObservabilitySpec
@@ -25,20 +24,12 @@ class MeshSpec(Model):
     control_plane: ControlPlaneSpec = Field(
         description="Istio control plane: the chart source to install from, or install: false (bring your own)."
     )
-    namespaces: dict[str, NamespaceSpec] = Field(default_factory=dict, description="Mesh namespaces by name.")
+    namespaces: dict[DnsLabel, NamespaceSpec] = Field(default_factory=dict, description="Mesh namespaces by name.")
     mtls: MtlsSpec = Field(default_factory=MtlsSpec, description="Mutual TLS.")
-    services: dict[str, ServiceSpec] = Field(default_factory=dict, description="Services by name.")
+    services: dict[DnsLabel, ServiceSpec] = Field(default_factory=dict, description="Services by name.")
     observability: Optional[ObservabilitySpec] = Field(
         default_factory=ObservabilitySpec, description="Observability stack; null turns it off."
     )
-
-    @model_validator(mode="after")
-    def _names_are_labels(self) -> "MeshSpec":
-        for kind, names in (("namespace", self.namespaces), ("service", self.services)):
-            for name in names:
-                if not re.match(DNS_LABEL_PATTERN, name):
-                    raise ValueError(f"{kind} name {name!r} must be a DNS label (lowercase letters, digits, '-')")
-        return self
 
     @property
     def root_namespace(self) -> str:

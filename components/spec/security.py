@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import DNS_LABEL_PATTERN, Model
+from .base import DNS_LABEL_PATTERN, DnsLabel, DnsSubdomain, Model
 
 
 class MtlsMode(str, enum.Enum):
@@ -45,8 +45,8 @@ class MtlsSpec(Model):
     """
 
     mode: MtlsMode = Field(default=MtlsMode.STRICT, description="Mesh-wide mode (PeerAuthentication in the root ns).")
-    namespaces: dict[str, MtlsMode] = Field(default_factory=dict, description="Per-namespace modes.")
-    workloads: dict[str, WorkloadMtls] = Field(
+    namespaces: dict[DnsLabel, MtlsMode] = Field(default_factory=dict, description="Per-namespace modes.")
+    workloads: dict[DnsLabel, WorkloadMtls] = Field(
         default_factory=dict, description="Per-service exceptions, keyed by service name from `services`."
     )
 
@@ -58,7 +58,7 @@ class Caller(Model):
     """A workload identity allowed to call a service: namespace + service account."""
 
     namespace: str = Field(pattern=DNS_LABEL_PATTERN, description="Caller's namespace.")
-    service_account: str = Field(description="Caller's Kubernetes service account.")
+    service_account: DnsSubdomain = Field(description="Caller's Kubernetes service account.")
     external: bool = Field(
         default=False, description="The caller is not managed by this stack (known-unknown: warn, don't fail)."
     )

@@ -9,7 +9,7 @@ from typing import Optional
 from pydantic import Field, field_validator, model_validator
 
 from .base import (
-    DNS_LABEL_PATTERN, INT32_MAX, UINT32_MAX, Duration, Labels, Model, Re2Pattern, domain_problem,
+    DNS_LABEL_PATTERN, INT32_MAX, UINT32_MAX, DnsLabel, DnsSubdomain, Duration, Labels, Model, Re2Pattern, domain_problem,
 )
 from .security import AccessSpec
 
@@ -175,7 +175,7 @@ class TlsMode(str, enum.Enum):
 class TrafficSpec(Model):
     """Routing and resilience for requests to a service."""
 
-    split: dict[str, int] = Field(
+    split: dict[DnsLabel, int] = Field(
         default_factory=dict,
         description="Weighted split by version, e.g. {v1: 90, v2: 10}; empty = all traffic to the service.",
     )
@@ -221,10 +221,11 @@ class ServiceSpec(Model):
     """A Kubernetes Service in the mesh and everything the mesh does for it."""
 
     namespace: str = Field(pattern=DNS_LABEL_PATTERN, description="Namespace of the Service (key of `namespaces`).")
-    service_account: Optional[str] = Field(default=None, description="Workload service account; default: name.")
+    service_account: Optional[DnsSubdomain] = Field(
+        default=None, description="Workload service account; default: name.")
     selector: Optional[Labels] = Field(default=None, description="Workload labels; default {app: <name>}.")
     ports: list[PortSpec] = Field(default_factory=list, description="Service ports (protocol inference check).")
-    versions: dict[str, VersionSpec] = Field(default_factory=dict, description="Versions (subsets) by name.")
+    versions: dict[DnsLabel, VersionSpec] = Field(default_factory=dict, description="Versions (subsets) by name.")
     traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="Routing and resilience.")
     access: AccessSpec = Field(default_factory=AccessSpec, description="Zero-trust allow-list.")
     expose: Optional[ExposureSpec] = Field(default=None, description="Ingress exposure.")
