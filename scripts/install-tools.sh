@@ -4,7 +4,7 @@
 #
 #   scripts/install-tools.sh                    # all tools
 #   scripts/install-tools.sh pulumi istioctl    # a subset: pulumi language-python kubernetes istioctl
-#                                               #   cluster istio-assets
+#                                               #   cluster istio-assets prometheus
 #   export PATH="$(scripts/install-tools.sh | tail -1):$PATH"
 #
 # Progress goes to stderr; the last line of stdout is the bin dir.
@@ -486,6 +486,30 @@ install_cluster() {
   log "cluster: installed ${CLUSTER_FILES[*]} into $BIN_DIR (kubernetes $kver, etcd $etcdver)"
 }
 
+# ---------------------------------------------------------------- Prometheus (rollout gates in the tests)
+# Built from the committed module tools/prometheus (go.mod + go.sum, -mod=readonly) like the cluster. The module
+# github.com/prometheus/prometheus tags release X.Y.Z as v0.X0Y.Z (3.16.0 is v0.316.0). The web UI's assets are not
+# embedded (the HTTP API, all the rollout command uses, works without them).
+install_prometheus() {
+  local moddir=$REPO_ROOT/tools/prometheus key mver release out got
+  key="prometheus gomod=$(cat "$moddir/go.mod" "$moddir/go.sum" | sha256sum | cut -c1-16) recipe=$RECIPE"
+  if stamp_ok prometheus "$key"; then log "prometheus: up to date ($(sed -n 's/^built=//p' "$STAMP_DIR/prometheus"))"; return; fi
+  need_go
+  mver=$(cd "$moddir" && GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off go list -m -f '{{.Version}}' \
+    github.com/prometheus/prometheus) || die "prometheus: cannot read its version from $moddir/go.mod"
+  release=$(printf '%s' "$mver" | sed -E 's/^v0\.([0-9])([0-9]{2})\.([0-9]+)$/\1.\2.\3/; s/\.0([0-9])\./.\1./')
+  out=$(new_workdir)
+  log "prometheus: building Prometheus $release ($mver; cold: ~4 min)"
+  (cd "$moddir" && GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off timed prometheus go build -trimpath \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$release" -o "$out/prometheus" \
+    github.com/prometheus/prometheus/cmd/prometheus) || die "prometheus: go build failed"
+  got=$("$out/prometheus" --version 2>/dev/null | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p')
+  [[ $got == "$release" ]] || die "prometheus: built binary reports '$got', expected '$release'"
+  install_file "$out/prometheus" prometheus
+  write_stamp prometheus "$key" "built=prometheus $release" "source=$moddir (go.mod, go.sum)" "file=prometheus"
+  log "prometheus: installed $BIN_DIR/prometheus ($release)"
+}
+
 # ---------------------------------------------------------------- Istio's charts and add-on manifests
 # Istio's real Helm charts and sample add-ons ship inside the istio.io/istio module (the same source istioctl
 # is built from). A release stamps the chart version and the image hub/tag; the source tree says 1.0.0 and a
@@ -534,12 +558,12 @@ PY
 }
 
 # ---------------------------------------------------------------- main
-ALL_TOOLS=(pulumi language-python kubernetes istioctl istio-assets cluster)
+ALL_TOOLS=(pulumi language-python kubernetes istioctl istio-assets cluster prometheus)
 tools=("$@")
 [[ ${#tools[@]} -gt 0 ]] || tools=("${ALL_TOOLS[@]}")
 for t in "${tools[@]}"; do
   case $t in
-    pulumi | language-python | kubernetes | istioctl | cluster | istio-assets) ;;
+    pulumi | language-python | kubernetes | istioctl | cluster | istio-assets | prometheus) ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 0 ;;
     *) die "unknown tool '$t' (choose from: ${ALL_TOOLS[*]})" ;;
   esac
@@ -555,6 +579,7 @@ for t in "${ALL_TOOLS[@]}"; do
         istioctl) install_istioctl ;;
         cluster) install_cluster ;;
         istio-assets) install_istio_assets ;;
+        prometheus) install_prometheus ;;
       esac
       break
     fi
