@@ -38,16 +38,22 @@ def main() -> None:
         data, root = mesh_data({CONFIG_KEY: config.get_object(CONFIG_KEY), MESH_FILE_KEY: config.get(MESH_FILE_KEY)})
         spec = parse_mesh(data, root=root)
         cluster = parse_cluster(config.get_object(CLUSTER_KEY), root=CLUSTER_KEY)
-        preflight(spec, secrets)
+        preflight(spec, secrets, omit_secrets=cluster.render_dir is not None and not cluster.render_secrets)
     except ConfigError as error:
         pulumi.log.error(str(error))
         sys.exit(1)
 
+    if cluster.render_dir is not None and cluster.render_secrets and secrets:
+        pulumi.log.warn(f"cluster.renderSecrets is on: {', '.join(sorted(secrets))} will be written to "
+                        f"{cluster.render_dir} in base64 (not encrypted); keep that directory out of version control")
     mesh = Mesh("mesh", MeshArgs(spec=spec, provider=provider_for(cluster), secrets=secrets,
-                                 nodeless=cluster.nodeless))
+                                 nodeless=cluster.nodeless,
+                                 omit_secrets=cluster.render_dir is not None and not cluster.render_secrets))
     pulumi.export("revision", mesh.control_plane.revision)
     pulumi.export("hosts", mesh.traffic.hosts)
     pulumi.export("urls", mesh.observability.urls if mesh.observability else {})
+    # Rollout progress (python -m components.rollout writes it to the stack file; each of its ups publishes it here).
+    pulumi.export("rollout", config.get_object("rollout") or {})
 
 
 main()

@@ -60,8 +60,16 @@ class ConcernComponent(pulumi.ComponentResource):
             self.resources[item.key] = self._object(item)
 
     def _object(self, item: KubeObject) -> pulumi.Resource:
-        manifest, name = item.manifest, child_name(self._name, item.key)
+        manifest, name = item.manifest, child_name(self._name, item.resource_key or item.key)
         opts = self._opts(item.depends_on)
+        if item.retain_on_delete:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True))
+        if item.ignore_changes:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=list(item.ignore_changes)))
+        if item.resource_key:
+            # Stacks deployed before the object had a stable identity knew it by its key.
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                aliases=[pulumi.Alias(name=child_name(self._name, item.key))]))
         if item.kind == "Namespace":
             if item.patch:
                 return k8s.core.v1.NamespacePatch(name, metadata=manifest["metadata"], opts=opts)
@@ -105,6 +113,7 @@ class ConcernComponent(pulumi.ComponentResource):
             repository_opts=repository,
             plain_http=release.plain_http or None,
             skip_await=release.skip_await or None,
+            resource_prefix=child_name(self._name, release.resource_key) if release.resource_key else None,
             opts=self._opts(release.depends_on),
         )
 

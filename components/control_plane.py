@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Mapping, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
+from ._validation import check_component, coerce, log_warnings, partial_mesh
+from .checks.scopes import CONTROL_PLANE
 from .plan import TracingProvider, plan_control_plane
 from .spec import ControlPlaneSpec
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ControlPlaneArgs:
-    """Inputs of :class:`ControlPlane`."""
+    """Inputs of :class:`ControlPlane`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Version, revision, chart source, HA, meshConfig and gateways. ``install: false`` registers nothing.
-    spec: ControlPlaneSpec
+    spec: Union[ControlPlaneSpec, Mapping[str, Any]]
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
     provider: Optional[k8s.Provider] = None
     #: Trust domain written into meshConfig (must match the principals AuthorizationPolicies use).
@@ -29,21 +31,32 @@ class ControlPlaneArgs:
     managed_namespaces: frozenset[str] = field(default_factory=frozenset)
     #: The cluster runs no pods (``ClusterSpec.nodeless``): charts skip readiness waits, webhooks fail open.
     nodeless: bool = False
+    #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
+    checked: bool = False
 
 
 class ControlPlane(ConcernComponent):
     """Installs Istio from its official charts in order, each chart waiting for the one before it."""
 
     def __init__(self, name: str, args: ControlPlaneArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        spec = coerce(ControlPlaneSpec, args.spec, "spec")
+        found = [] if args.checked else check_component(
+            partial_mesh({"controlPlane": spec}), CONTROL_PLANE, {"mesh.controlPlane": "spec"})
         super().__init__("mesh-rollout:index:ControlPlane", name, args.provider, opts)
-        self.plan = plan_control_plane(args.spec, args.trust_domain, args.tracing, args.managed_namespaces,
+        log_warnings(found, self)
+        self.plan = plan_control_plane(spec, args.trust_domain, args.tracing, args.managed_namespaces,
                                        args.nodeless)
         self._register(self.plan)
-        #: The revision namespaces are enrolled with (its first revision tag if any).
-        self.revision = pulumi.Output.from_input(args.spec.revision_name)
-        self.namespace = pulumi.Output.from_input(args.spec.namespace)
+        #: The default revision (the one the cluster-wide validation webhook and defaultRevision name).
+        self.revision = pulumi.Output.from_input(spec.revision_name)
+        #: Every installed revision, oldest version first, and what each revision tag points at.
+        self.revisions = pulumi.Output.from_input(list(spec.installed_revisions))
+        self.revision_tags = pulumi.Output.from_input(spec.tag_targets)
+        self.namespace = pulumi.Output.from_input(spec.namespace)
         self.register_outputs({
             "revision": self.revision,
+            "revisions": self.revisions,
+            "revisionTags": self.revision_tags,
             "namespace": self.namespace,
             "releases": [release.key for release in self.plan.releases],
         })

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -15,16 +15,17 @@ from .injection import Injection, InjectionArgs
 from .mutual_tls import MutualTls, MutualTlsArgs
 from .observability import Observability, ObservabilityArgs
 from .plan import mesh_tracing, namespaces_created_before_observability, required_secret_config
-from .spec import ConfigError, MeshSpec, Problem
+from .spec import ConfigError, MeshSpec, Problem, parse_mesh
 from .traffic import Traffic, TrafficArgs
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MeshArgs:
     """Inputs of :class:`Mesh`."""
 
-    #: The validated mesh configuration (``components.spec.parse_mesh`` builds it from stack config).
-    spec: MeshSpec
+    #: The mesh configuration: a :class:`MeshSpec` (``components.spec.parse_mesh`` builds one from stack config) or
+    #: the same plain data a stack file holds (camelCase keys), validated here.
+    spec: Union[MeshSpec, Mapping[str, Any]]
     #: Kubernetes provider for every resource: a cluster's, or one in render mode (``render_yaml_to_directory``).
     provider: Optional[k8s.Provider] = None
     #: Secret config values by key (e.g. ``grafanaAdminPassword``); they stay secret outputs.
@@ -32,14 +33,18 @@ class MeshArgs:
     #: The cluster runs no pods (``ClusterSpec.nodeless``, e.g. scripts/cluster.sh): nothing waits for workloads to
     #: become ready and Istio's validation webhooks fail open. Never on a cluster that runs pods.
     nodeless: bool = False
+    #: Leave out Secrets built from secret config, with a warning for each (render mode without
+    #: ``cluster.renderSecrets``: rendered files would hold them in base64).
+    omit_secrets: bool = False
 
 
-def preflight(spec: MeshSpec, secrets: Mapping[str, object]) -> list[Finding]:
+def preflight(spec: MeshSpec, secrets: Mapping[str, object], omit_secrets: bool = False) -> list[Finding]:
     """Everything that must hold before any resource is registered: no check errors, every secret config key the
-    plan needs is set. Raises :class:`ConfigError` listing all problems; returns the warnings."""
+    plan needs is set (unless Secrets are left out, ``omit_secrets``). Raises :class:`ConfigError` listing all
+    problems; returns the warnings."""
     findings = run_checks(spec)
     problems = [finding.as_problem() for finding in errors(findings)]
-    for key, needed_by in sorted(required_secret_config(spec).items()):
+    for key, needed_by in sorted(required_secret_config(spec).items() if not omit_secrets else []):
         if key not in secrets:
             problems.append(Problem(
                 key, f"secret config is required by {needed_by}: pulumi config set --secret {key} <value> "
@@ -57,12 +62,13 @@ class Mesh(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, args: MeshArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        found_warnings = preflight(args.spec, args.secrets)
+        spec = args.spec if isinstance(args.spec, MeshSpec) else parse_mesh(args.spec)
+        found_warnings = preflight(spec, args.secrets, args.omit_secrets)
         super().__init__("mesh-rollout:index:Mesh", name, None, opts)
         for finding in found_warnings:
             pulumi.log.warn(str(finding), resource=self)
 
-        spec, provider = args.spec, args.provider
+        provider = args.provider
         cp = spec.control_plane
         owned_namespaces = frozenset(spec.namespaces)
 
@@ -72,26 +78,32 @@ class Mesh(pulumi.ComponentResource):
         self.control_plane = ControlPlane(
             f"{name}-control-plane",
             ControlPlaneArgs(spec=cp, provider=provider, trust_domain=spec.trust_domain, tracing=mesh_tracing(spec),
-                             managed_namespaces=owned_namespaces, nodeless=args.nodeless),
+                             managed_namespaces=owned_namespaces, nodeless=args.nodeless, checked=True),
             child(),
         )
         # Namespace labels name a revision whose injector webhook must exist first.
         self.injection = Injection(
-            f"{name}-injection", InjectionArgs(spec.namespaces, cp.injection_revision, provider),
+            f"{name}-injection", InjectionArgs(namespaces=spec.namespaces, default_revision=cp.injection_revision,
+                                               provider=provider, checked=True),
             child(self.control_plane),
         )
         # Istio custom resources need the CRDs (base chart) and istiod's validation webhook, and their namespaces.
         istio_ready = (self.control_plane, self.injection)
         self.mutual_tls = MutualTls(
-            f"{name}-mtls", MutualTlsArgs(spec.mtls, spec.services, spec.root_namespace, provider), child(*istio_ready)
+            f"{name}-mtls", MutualTlsArgs(mtls=spec.mtls, services=spec.services, root_namespace=spec.root_namespace,
+                                        provider=provider, checked=True),
+            child(*istio_ready)
         )
         self.traffic = Traffic(
-            f"{name}-traffic", TrafficArgs(spec.services, cp.gateways, spec.cluster_domain, provider),
+            f"{name}-traffic",
+            TrafficArgs(services=spec.services, gateways=cp.gateways, cluster_domain=spec.cluster_domain,
+                        provider=provider, checked=True),
             child(*istio_ready),
         )
         self.access = Access(
             f"{name}-access",
-            AccessArgs(spec.services, spec.namespaces, spec.trust_domain, cp.gateways, provider),
+            AccessArgs(services=spec.services, namespaces=spec.namespaces, trust_domain=spec.trust_domain,
+                       gateways=cp.gateways, provider=provider, checked=True),
             child(*istio_ready),
         )
         self.observability = None
@@ -102,11 +114,16 @@ class Mesh(pulumi.ComponentResource):
                     spec=spec.observability, root_namespace=spec.root_namespace,
                     cluster_domain=spec.cluster_domain, secrets=args.secrets,
                     existing_namespaces=namespaces_created_before_observability(spec), provider=provider,
-                    nodeless=args.nodeless,
+                    nodeless=args.nodeless, omit_secrets=args.omit_secrets,
                 ),
                 child(*istio_ready),
             )
         self.register_outputs({
+            # The policy pack reads these three (policy/rules.py mesh_context): its rules follow the stack's root
+            # namespace and environment.
+            "rootNamespace": spec.root_namespace,
+            "production": spec.production,
+            "environment": spec.environment,
             "revision": self.control_plane.revision,
             "namespaces": sorted(spec.namespaces),
             "hosts": self.traffic.hosts,

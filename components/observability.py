@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
+from ._validation import coerce
 from .plan import endpoints, plan_observability
 from .spec import ObservabilitySpec
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ObservabilityArgs:
-    """Inputs of :class:`Observability`."""
+    """Inputs of :class:`Observability`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Add-ons (chart or existing endpoint each), trace sampling and access logging.
-    spec: ObservabilitySpec
+    spec: Union[ObservabilitySpec, Mapping[str, Any]]
     #: Istio's root namespace, where the mesh-wide Telemetry lives.
     root_namespace: str = "istio-system"
     #: Kubernetes DNS domain used in the add-ons' in-cluster URLs.
@@ -31,16 +32,29 @@ class ObservabilityArgs:
     provider: Optional[k8s.Provider] = None
     #: The cluster runs no pods (``ClusterSpec.nodeless``): nothing waits for the add-ons to become ready.
     nodeless: bool = False
+    #: Leave out Secrets built from secret config (render mode without ``renderSecrets``: a rendered file would
+    #: hold them in base64). A warning names each one and how to create it.
+    omit_secrets: bool = False
 
 
 class Observability(ConcernComponent):
     """Charts in wiring order (Prometheus, Jaeger, Grafana, then Kiali pointed at all three) and Telemetry."""
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        spec = coerce(ObservabilitySpec, args.spec, "spec")
         super().__init__("mesh-rollout:index:Observability", name, args.provider, opts)
-        self.plan = plan_observability(args.spec, args.root_namespace, args.cluster_domain,
+        self.plan = plan_observability(spec, args.root_namespace, args.cluster_domain,
                                        args.existing_namespaces, args.nodeless)
+        if args.omit_secrets:
+            for secret in self.plan.secrets:
+                literals = " ".join(f"--from-literal={k}={v}" for k, v in sorted(secret.literal.items()))
+                values = " ".join(f"--from-literal={k}=<{c}>" for k, c in sorted(secret.from_config.items()))
+                pulumi.log.warn(
+                    f"Secret {secret.namespace}/{secret.name} is not rendered (renderDir would hold it in base64): "
+                    f"create it in the cluster with `kubectl create secret generic {secret.name} -n "
+                    f"{secret.namespace} {literals} {values}`, or set cluster.renderSecrets: true", resource=self)
+            self.plan.secrets = []
         self._register(self.plan, args.secrets)
-        ends = endpoints(args.spec, args.cluster_domain)
+        ends = endpoints(spec, args.cluster_domain)
         self.urls = {"prometheus": ends.prometheus, "grafana": ends.grafana, "jaeger": ends.jaeger_query}
         self.register_outputs({"urls": self.urls})

@@ -3,40 +3,61 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Mapping, Optional, Union
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
+from ._validation import check_component, coerce, log_warnings, partial_mesh
+from .checks.scopes import TRAFFIC
 from .plan import plan_traffic
 from .spec import GatewaySpec, ServiceSpec
+from .spec.base import DnsLabel, DomainName
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrafficArgs:
-    """Inputs of :class:`Traffic`."""
+    """Inputs of :class:`Traffic`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Services by name with their versions, routing, resilience, fault injection, mirroring and exposure.
-    services: dict[str, ServiceSpec]
+    services: Mapping[str, Union[ServiceSpec, Mapping[str, Any]]]
     #: Gateways services may be exposed through (name -> spec), usually ``controlPlane.gateways``.
-    gateways: dict[str, GatewaySpec] = field(default_factory=dict)
+    gateways: Mapping[str, Union[GatewaySpec, Mapping[str, Any]]] = field(default_factory=dict)
     #: Kubernetes DNS domain of service hosts.
     cluster_domain: str = "cluster.local"
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
     provider: Optional[k8s.Provider] = None
+    #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
+    checked: bool = False
 
 
 class Traffic(ConcernComponent):
     """Gateways, DestinationRules and VirtualServices. A VirtualService depends on the DestinationRules whose
-    subsets it routes to, so a new subset exists before traffic is sent to it."""
+    subsets it routes to, so a new subset exists before traffic is sent to it.
+
+    Used on its own it validates its inputs and runs the traffic checks (undefined versions, weights, shadowed
+    matches, exposure…) before registering anything: errors raise :class:`components.spec.ConfigError`.
+    """
 
     def __init__(self, name: str, args: TrafficArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        services = coerce(dict[DnsLabel, ServiceSpec], args.services, "services")
+        gateways = coerce(dict[DnsLabel, GatewaySpec], args.gateways, "gateways")
+        cluster_domain = coerce(DomainName, args.cluster_domain, "clusterDomain")
+        found = [] if args.checked else check_component(
+            partial_mesh({"services": services, "controlPlane": {"install": False, "gateways": gateways},
+                          "clusterDomain": cluster_domain}),
+            TRAFFIC, {"mesh.services": "services", "mesh.controlPlane.gateways": "gateways"})
         super().__init__("mesh-rollout:index:Traffic", name, args.provider, opts)
-        self.plan = plan_traffic(args.services, args.gateways, args.cluster_domain)
+        log_warnings(found, self)
+        self.plan = plan_traffic(services, gateways, cluster_domain)
         self._register(self.plan)
-        self.hosts = {
-            item.manifest["metadata"]["name"]: item.manifest["spec"]["host"]
-            for item in self.plan.objects if item.kind == "DestinationRule"
-        }
+        #: Host of every service this component routes (DestinationRule or VirtualService), by service name.
+        self.hosts: dict[str, str] = {}
+        for item in self.plan.objects:
+            host = item.manifest["spec"].get("host") if item.kind == "DestinationRule" else None
+            if item.kind == "VirtualService" and item.manifest["metadata"]["name"] in services:
+                host = item.manifest["spec"]["hosts"][0]
+            if host is not None:
+                self.hosts.setdefault(item.manifest["metadata"]["name"], host)
         self.register_outputs({"hosts": self.hosts})

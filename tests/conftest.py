@@ -54,3 +54,16 @@ def shop_config(**overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+# ---- Counts of the property tests (tests/test_properties.py and its istioctl part), shown after the run.
+
+#: What the property tests generated and checked, by description (filled in by the tests).
+PROPERTY_COUNTS: dict[str, object] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PROPERTY_COUNTS:
+        terminalreporter.write_sep("-", "property tests")
+        for name, value in PROPERTY_COUNTS.items():
+            terminalreporter.write_line(f"{name}: {value}")

@@ -36,6 +36,11 @@ class Registration:
     custom: bool
     #: The inputs as sent on the wire, secrets still wrapped in Pulumi's secret envelope.
     wire: dict[str, Any] = field(default_factory=dict)
+    #: Resource options the engine acts on.
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    #: Old names the resource was known by (``pulumi.Alias(name=...)``) and alias URNs.
+    aliases: list[str] = field(default_factory=list)
 
     def is_secret(self, *path: str) -> bool:
         """Whether the input at ``path`` (or a mapping containing it) travels as a secret."""
@@ -87,6 +92,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     inputs=rpc.deserialize_properties_unwrap_secrets(request.object)[0],
                     custom=request.custom,
                     wire=json_format.MessageToDict(request.object),
+                    retain_on_delete=request.retainOnDelete,
+                    ignore_changes=list(request.ignoreChanges),
+                    aliases=[alias.spec.name or alias.urn for alias in request.aliases] + list(request.aliasURNs),
                 )
             )
         return response

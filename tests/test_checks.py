@@ -160,16 +160,19 @@ CASES = [
          mesh({"order": svc(traffic={"timeout": "5s", "retries": {"attempts": 2, "perTryTimeout": "2s"}})}),
          [(WARNING, "mesh.services.order.traffic.retries")],
          mesh({"order": svc(traffic={"timeout": "6s", "retries": {"attempts": 2, "perTryTimeout": "2s"}})})),
+    # The mirror goes to another service (mirroring a service onto itself is MR107).
     Case("MR121", "MR121",
          mesh({"payment": svc(traffic={"fault": {"delay": {"percent": 150, "fixedDelay": "2s"},
                                                  "abort": {"percent": -1, "httpStatus": 503}},
-                                       "mirror": {"percent": 100.5}})}),
+                                       "mirror": {"service": "audit", "percent": 100.5}}),
+               "audit": svc()}),
          [(ERROR, "mesh.services.payment.traffic.fault.abort.percent"),
           (ERROR, "mesh.services.payment.traffic.fault.delay.percent"),
           (ERROR, "mesh.services.payment.traffic.mirror.percent")],
          mesh({"payment": svc(traffic={"fault": {"delay": {"percent": 100, "fixedDelay": "2s"},
                                                  "abort": {"percent": 0, "httpStatus": 503}},
-                                       "mirror": {"percent": 100}})})),
+                                       "mirror": {"service": "audit", "percent": 100}}),
+               "audit": svc()})),
     Case("MR122", "MR122",
          mesh({"payment": svc(traffic={"fault": {"abort": {"percent": 5, "httpStatus": 503}}})}, production=True),
          [(ERROR, "mesh.services.payment.traffic.fault")],
@@ -340,6 +343,42 @@ CASES = [
               mtls={"workloads": {"payment": {"ports": {9090: "DISABLE"}}}})),
 ]
 
+PROM = "http://prometheus.monitoring:9090"
+ROLLOUT_CASES = [
+    Case("MR300", "MR300", mesh({"catalog": svc(versions={"v1": {}, "v2": {}}, traffic={"split": {"v1": 100, "v2": 0}},
+                                                rollout={"canary": "v3", "stable": "v1", "prometheus": PROM})}),
+         [(ERROR, "mesh.services.catalog.rollout.canary")],
+         mesh({"catalog": svc(versions={"v1": {}, "v2": {}}, traffic={"split": {"v1": 100, "v2": 0}},
+                              rollout={"canary": "v2", "stable": "v1", "prometheus": PROM})})),
+    Case("MR301", "MR301", mesh({"catalog": svc(versions={"v0": {}, "v1": {}, "v2": {}},
+                                                traffic={"split": {"v0": 20, "v1": 80, "v2": 0}},
+                                                rollout={"canary": "v2", "stable": "v1", "prometheus": PROM})}),
+         [(ERROR, "mesh.services.catalog.traffic.split.v0")],
+         mesh({"catalog": svc(versions={"v0": {}, "v1": {}, "v2": {}}, traffic={"split": {"v0": 0, "v1": 100, "v2": 0}},
+                              rollout={"canary": "v2", "stable": "v1", "prometheus": PROM})})),
+    Case("MR302", "MR302", mesh({"catalog": svc(versions={"stable": {}, "canary": {}},
+                                                traffic={"split": {"stable": 100, "canary": 0},
+                                                         "weightsManagedBy": "argo-rollouts"},
+                                                rollout={"canary": "canary", "stable": "stable", "prometheus": PROM})}),
+         [(ERROR, "mesh.services.catalog.rollout")],
+         mesh({"catalog": svc(versions={"stable": {}, "canary": {}},
+                              traffic={"split": {"stable": 100, "canary": 0}, "weightsManagedBy": "argo-rollouts"})})),
+    Case("MR303", "MR303", mesh({"catalog": svc(versions={"v1": {}, "v2": {}}, traffic={"split": {"v1": 100, "v2": 0}},
+                                                rollout={"canary": "v2", "stable": "v1"})}, observability=None),
+         [(WARNING, "mesh.services.catalog.rollout.prometheus")],
+         mesh({"catalog": svc(versions={"v1": {}, "v2": {}}, traffic={"split": {"v1": 100, "v2": 0}},
+                              rollout={"canary": "v2", "stable": "v1", "prometheus": PROM})}, observability=None)),
+    Case("MR304", "MR304", mesh({"catalog": svc(traffic={"weightsManagedBy": "flagger", "timeout": "5s"})}),
+         [(ERROR, "mesh.services.catalog.traffic.timeout")],
+         mesh({"catalog": svc(traffic={"weightsManagedBy": "flagger"})})),
+    Case("MR305", "MR305", mesh({"catalog": svc(versions={"stable": {}, "canary": {}},
+                                                traffic={"split": {"stable": 100}, "weightsManagedBy": "argo-rollouts"})}),
+         [(ERROR, "mesh.services.catalog.traffic.split")],
+         mesh({"catalog": svc(versions={"stable": {}, "canary": {}},
+                              traffic={"split": {"stable": 100, "canary": 0}, "weightsManagedBy": "argo-rollouts"})})),
+]
+CASES = CASES + ROLLOUT_CASES
+
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_failing_config_trips_the_check(case: Case):
@@ -356,7 +395,9 @@ def test_fixed_config_passes(case: Case):
 
 
 def test_every_check_has_a_failing_and_a_passing_case():
-    assert {case.code for case in CASES} == {c.code for c in CHECKS}
+    from test_checks_traps import TRAP_CASES  # the silent-trap checks (MR106 and later) keep their cases there
+
+    assert {case.code for case in CASES + TRAP_CASES} == {c.code for c in CHECKS}
 
 
 # --- details of single checks -----------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..spec import ConfigError, MeshSpec
-from . import exposure, namespaces, security, traffic  # noqa: F401  (registers the checks)
+from . import control_plane, exposure, namespaces, revisions, security, traffic  # noqa: F401  (registers the checks)
+from . import rollout  # noqa: F401  (registers the rollout checks)
 from .registry import Check, Finding, Severity, registered, sort_key
 
 #: Every check, ordered by code.

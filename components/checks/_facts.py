@@ -3,13 +3,54 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Optional
 
 from ..plan.naming import service_account
-from ..spec import MeshSpec, MtlsMode, ServiceSpec
+from ..spec import MeshSpec, MtlsMode, PortSpec, ServiceSpec
 from .registry import path
 
-__all__ = ["VersionRef", "effective_mtls_mode", "one_of", "service_account", "version_refs", "yaml_map"]
+__all__ = ["HTTP_PROTOCOLS", "KUBERNETES_APP_PROTOCOLS", "VersionRef", "declared_protocol", "effective_mtls_mode",
+           "one_of", "port_protocol", "service_account", "version_refs", "yaml_map"]
+
+#: What Istio reads from a port name prefix or an appProtocol, lower-cased (istio pkg/config/protocol ``Parse``).
+ISTIO_PROTOCOLS = {
+    "tcp": "TCP", "udp": "UDP", "grpc": "GRPC", "grpc-web": "GRPC-Web", "http": "HTTP", "http_proxy": "HTTP_PROXY",
+    "http2": "HTTP2", "https": "HTTPS", "tls": "TLS", "mongo": "Mongo", "redis": "Redis", "mysql": "MySQL",
+}
+#: Kubernetes' standard appProtocol names, which Istio understands in appProtocol only (not in a port name).
+KUBERNETES_APP_PROTOCOLS = {"kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "kubernetes.io/wss": "HTTPS"}
+#: Ports Istio treats as TCP when the protocol is not declared (SMTP, DNS, MySQL, MongoDB).
+WELL_KNOWN_TCP_PORTS = frozenset({25, 53, 3306, 27017})
+#: Protocols on which a sidecar or waypoint runs its HTTP filters (routing, retries, L7 authorization).
+HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-Web", "HTTP_PROXY"})
+
+
+def declared_protocol(text: str, app_protocol: bool = False) -> Optional[str]:
+    """The Istio protocol a port name (or, with ``app_protocol``, an appProtocol) declares, or ``None``.
+
+    As istio pkg/config/kube ``ConvertProtocol``: Kubernetes' ``kubernetes.io/…`` names (appProtocol only), then a
+    ``grpc-web`` prefix, then the part before the first ``-``, case-insensitively.
+    """
+    if app_protocol and text in KUBERNETES_APP_PROTOCOLS:
+        return KUBERNETES_APP_PROTOCOLS[text]
+    if text[:8].lower() == "grpc-web":
+        return "GRPC-Web"
+    return ISTIO_PROTOCOLS.get(text.split("-", 1)[0].lower())
+
+
+def port_protocol(port: PortSpec) -> Optional[str]:
+    """The protocol Istio gives a service port, or ``None`` when it falls back to protocol detection.
+
+    appProtocol wins when set (the port name is then not read at all), else the name; an undeclared protocol on a
+    well-known port (25, 53, 3306, 27017) is TCP.
+    """
+    if port.app_protocol is not None:
+        protocol = declared_protocol(port.app_protocol, app_protocol=True)
+    else:
+        protocol = declared_protocol(port.name or "")
+    if protocol is None and port.port in WELL_KNOWN_TCP_PORTS:
+        return "TCP"
+    return protocol
 
 
 @dataclass(frozen=True)

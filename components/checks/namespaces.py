@@ -103,18 +103,20 @@ def service_namespace_not_enrolled(spec: MeshSpec) -> Iterator[Finding]:
 
 @check("MR154", "Namespace revision matches no revision or tag of the control plane", Severity.WARNING)
 def unknown_revision(spec: MeshSpec) -> Iterator[Finding]:
-    """A namespace ``revision`` that is neither the installed revision nor one of its revision tags."""
+    """A namespace ``revision`` that is neither an installed revision nor one of the revision tags. A warning in the
+    single-revision form (another stack may install a canary revision), an error with ``revisions``: the stack
+    installs every revision then, so the name is a leftover of a removed revision or tag."""
     control_plane = spec.control_plane
     if not control_plane.install:
         return  # a control plane brought by the user may have any revisions
-    known = [control_plane.revision_name, *control_plane.revision_tags]
+    revisions, tags = list(control_plane.installed_revisions), list(control_plane.tag_targets)
     for name, namespace in spec.namespaces.items():
-        if namespace.revision is not None and namespace.revision not in known:
+        if namespace.revision is not None and namespace.revision not in (*revisions, *tags):
             yield finding("MR154", path("namespaces", name, "revision"),
                           f"no injector webhook of this stack answers to istio.io/rev={namespace.revision}, so new "
-                          f"pods start without a sidecar; expected the revision {control_plane.revision_name} or a "
-                          f"revision tag ({', '.join(control_plane.revision_tags) or 'none defined'}), "
-                          f"got {namespace.revision!r}")
+                          f"pods start without a sidecar; expected a revision ({', '.join(revisions)}) or a "
+                          f"revision tag ({', '.join(tags) or 'none defined'}), got {namespace.revision!r}",
+                          severity=Severity.ERROR if control_plane.revisions else None)
 
 
 @check("MR155", "Gateway deployed into a namespace that opts out of injection", Severity.ERROR)

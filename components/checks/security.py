@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from ..spec import Caller, DataplaneMode, MeshSpec, MtlsMode, TlsMode
-from ._facts import effective_mtls_mode, one_of, service_account
+from ..plan.access import allow_policy
+from ..spec import Caller, DataplaneMode, GatewayKind, MeshSpec, MtlsMode, TlsMode
+from ._facts import HTTP_PROTOCOLS, effective_mtls_mode, one_of, port_protocol, service_account
 from .registry import Finding, Severity, check, finding, path
+
+#: Methods of HTTP (RFC 9110, PATCH) and WebDAV, as clients send them: upper case.
+HTTP_METHODS = frozenset({
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+})
 
 
 @check("MR130", "Explicit client TLS mode contradicts the server's mTLS mode", Severity.ERROR)
@@ -108,6 +115,59 @@ def unknown_external_caller(spec: MeshSpec) -> Iterator[Finding]:
                       f"so only its own stack can make sure it exists with this identity: {problem}")
 
 
+@check("MR142", "HTTP method in an access rule is not upper case (never matches)", Severity.ERROR)
+def lower_case_method(spec: MeshSpec) -> Iterator[Finding]:
+    """An ``allowFrom`` method that is not upper case (``get``, ``Post``). Istio matches ``:method`` exactly and
+    case-sensitively, so ``get`` never matches a client's ``GET`` and the caller is denied. An error for a standard
+    method (``get`` → ``GET``), a warning for a non-standard one (it might really be sent in lower case)."""
+    for name, service in spec.services.items():
+        for index, caller in enumerate(service.access.allow_from or []):
+            for position, method in enumerate(caller.methods):
+                if method == method.upper():
+                    continue
+                # A wildcard (g*, *et) only ever targets standard methods; a bare non-standard name might really
+                # be sent in lower case.
+                standard = method.upper() in HTTP_METHODS or "*" in method
+                yield finding("MR142", path("services", name, "access", "allowFrom", index, "methods", position),
+                              f"method {method!r} is compared case-sensitively with the request's method, and "
+                              f"clients send {method.upper()!r}, so this rule never matches and caller "
+                              f"{caller.namespace}/{caller.service_account} is denied (403) for it; expected "
+                              f"{method.upper()!r}, got {method!r}",
+                              severity=None if standard else Severity.WARNING)
+
+
+@check("MR143", "Access policy with an empty selector applies to the whole namespace (error when it allows nobody)",
+       Severity.ERROR)
+def empty_selector_allow_policy(spec: MeshSpec) -> Iterator[Finding]:
+    """A service with ``selector: {}`` and ``access.allowFrom``: its ALLOW policy gets ``matchLabels: {}``, which
+    selects every workload of the namespace. With no rules (``allowFrom: []``, not exposed) it allows nothing, so
+    every workload of the namespace denies every request: an error. With rules, every workload of the namespace
+    accepts only these callers: a warning. (An ambient namespace with a waypoint targets the Service instead.)"""
+    gateways = spec.control_plane.gateways
+    for name, service in spec.services.items():
+        if service.access.allow_from is None:
+            continue
+        policy = allow_policy(name, service, spec.trust_domain, spec.namespaces.get(service.namespace), gateways)
+        selector = policy["spec"].get("selector")
+        if selector is None or selector.get("matchLabels"):
+            continue
+        where = path("services", name, "selector")
+        if not policy["spec"].get("rules"):
+            yield finding("MR143", where,
+                          f"selector {{}} gives the ALLOW policy {name}-allow an empty selector, which selects every "
+                          f"workload in namespace {service.namespace!r}, and allowFrom allows no caller, so the "
+                          f"policy allows nothing: every workload of the namespace (not only {name}) denies every "
+                          f"request (403); expected the labels of {name}'s pods (or no selector for the default "
+                          f"{{app: {name}}}), got {{}}")
+        else:
+            yield finding("MR143", where,
+                          f"selector {{}} gives the ALLOW policy {name}-allow an empty selector, which selects every "
+                          f"workload in namespace {service.namespace!r}, so every workload there (not only {name}) "
+                          f"accepts only {name}'s callers and denies everyone else; expected the labels of {name}'s "
+                          f"pods (or no selector for the default {{app: {name}}}), got {{}}",
+                          severity=Severity.WARNING)
+
+
 @check("MR160", "L7 access rule in an ambient namespace without a waypoint", Severity.ERROR)
 def l7_rule_without_waypoint(spec: MeshSpec) -> Iterator[Finding]:
     """An ``allowFrom`` caller with ``methods``/``paths`` on a service in an ambient namespace without waypoint."""
@@ -127,6 +187,47 @@ def l7_rule_without_waypoint(spec: MeshSpec) -> Iterator[Finding]:
                               f"enforces L4 only and turns an ALLOW rule with L7 conditions into a deny, so this "
                               f"caller is always refused; expected waypoint: true on namespace "
                               f"{service.namespace!r} or no methods/paths, got {restricts} and no waypoint")
+
+
+def _restricts(caller: Caller) -> str:
+    return ", ".join(filter(None, [
+        f"methods {', '.join(caller.methods)}" if caller.methods else "",
+        f"paths {', '.join(caller.paths)}" if caller.paths else "",
+    ]))
+
+
+@check("MR161", "L7 access rule on a service whose ports are all non-HTTP", Severity.ERROR)
+def l7_rule_on_tcp_service(spec: MeshSpec) -> Iterator[Finding]:
+    """An ``allowFrom`` caller with ``methods``/``paths`` on a service that declares ports, every one of them with a
+    protocol Istio knows is not HTTP (``tcp``, ``tls``, ``https``, ``mongo``, ``mysql``, ``redis``, ``udp``, by name
+    prefix or appProtocol, as MR180 infers it). Istio skips an ALLOW rule with HTTP-only fields on a TCP filter
+    chain, so the caller is denied. A warning when the same caller is also allowed at L4 (the rule is then only
+    useless). Ports left to protocol detection, and ambient namespaces without a waypoint (MR160), are not checked."""
+    for name, service in spec.services.items():
+        if not service.ports:
+            continue
+        protocols = [port_protocol(port) for port in service.ports]
+        if any(protocol is None or protocol in HTTP_PROTOCOLS for protocol in protocols):
+            continue
+        namespace = spec.namespaces.get(service.namespace)
+        if namespace is not None and namespace.mode is DataplaneMode.AMBIENT and not namespace.waypoint:
+            continue  # MR160
+        callers = service.access.allow_from or []
+        l4 = {(c.namespace, c.service_account) for c in callers if not c.is_l7}
+        ports = ", ".join(f"{port.port} ({protocol})" for port, protocol in zip(service.ports, protocols))
+        for index, caller in enumerate(callers):
+            if not caller.is_l7:
+                continue
+            also_l4 = (caller.namespace, caller.service_account) in l4
+            effect = ("the restriction does nothing: its L4 entry allows the caller everything anyway" if also_l4
+                      else "this caller is denied on every port (its connections are closed)")
+            yield finding("MR161", path("services", name, "access", "allowFrom", index),
+                          f"caller {caller.namespace}/{caller.service_account} is restricted to {_restricts(caller)} "
+                          f"(HTTP-only fields), but every port of {name} is non-HTTP ({ports}): Istio skips an ALLOW "
+                          f"rule with HTTP-only fields on a TCP filter chain, so {effect}; expected an HTTP port "
+                          f"(name http-…, grpc-… or appProtocol http) or no methods/paths, "
+                          f"got {_restricts(caller)}",
+                          severity=Severity.WARNING if also_l4 else None)
 
 
 @check("MR190", "mTLS exception for a service that is not defined", Severity.ERROR)
@@ -184,11 +285,14 @@ def production_mtls(spec: MeshSpec) -> Iterator[Finding]:
 @check("MR193", "Default-deny namespace denies all traffic to a service (error when exposed)", Severity.WARNING)
 def default_deny_without_allow(spec: MeshSpec) -> Iterator[Finding]:
     """A service without ``access.allowFrom`` in a namespace with ``defaultDeny: true``: every request is denied.
-    An error when the service is exposed through a gateway (its published hosts answer 403)."""
+    An error when the service is exposed through a gateway (its published hosts answer 403). A namespace without
+    proxies (mode none) denies nothing: MR196."""
     for name, service in spec.services.items():
         namespace = spec.namespaces.get(service.namespace)
         if namespace is None or not namespace.default_deny or service.access.allow_from is not None:
             continue
+        if namespace.mode is DataplaneMode.NONE:
+            continue  # nothing enforces the deny there: MR196
         where = path("services", name, "access", "allowFrom")
         if service.expose is not None:
             yield finding("MR193", where,
@@ -218,3 +322,95 @@ def mtls_undeclared_port(spec: MeshSpec) -> Iterator[Finding]:
                               f"port {port} is not among {name}'s declared ports, so the exception may exempt "
                               f"nothing (portLevelMtls applies to a port the workload listens on); expected "
                               f"{one_of(declared)} (or the container port behind one of them), got {port}")
+
+
+@check("MR195", "Default deny in the namespace of an ingress gateway (the gateway is denied too)", Severity.ERROR)
+def default_deny_on_gateway(spec: MeshSpec) -> Iterator[Finding]:
+    """``defaultDeny: true`` on the namespace an ingress gateway runs in, or on the root namespace (the control
+    plane's, where a policy applies to the whole mesh). The allow-nothing AuthorizationPolicy selects the gateway's
+    own pods, and no ``allowFrom`` can let outside clients back in (they have no mesh identity)."""
+    root = spec.root_namespace
+    for name, gateway in sorted(spec.control_plane.gateways.items()):
+        if gateway.kind is not GatewayKind.INGRESS:
+            continue
+        for namespace in sorted({gateway.namespace, root}):
+            detail = spec.namespaces.get(namespace)
+            if detail is None or not detail.default_deny:
+                continue
+            scope = (f"gateway {name!r} runs in namespace {namespace!r}" if namespace == gateway.namespace else
+                     f"{namespace!r} is the root namespace, where an AuthorizationPolicy applies to every workload "
+                     f"of the mesh, gateway {name!r} (namespace {gateway.namespace!r}) included")
+            yield finding("MR195", path("namespaces", namespace, "defaultDeny"),
+                          f"{scope}; the default-deny policy selects the gateway's own pods, and requests from "
+                          f"outside the cluster carry no mesh identity that an allowFrom could allow, so the gateway "
+                          f"answers every request with 403 (RBAC: access denied) and everything published through "
+                          f"it is down; expected defaultDeny: false on {namespace!r} (deny by default in the "
+                          f"application namespaces instead), got defaultDeny: true")
+
+
+@check("MR196", "STRICT mTLS or default deny on a namespace without proxies (nothing enforces it)", Severity.WARNING)
+def policy_without_proxies(spec: MeshSpec) -> Iterator[Finding]:
+    """A namespace with ``mode: none`` (its pods get no sidecar and no ztunnel) given ``defaultDeny: true``, a
+    STRICT namespace mode in ``mtls.namespaces``, or a STRICT workload exception for one of its services. Only a
+    proxy enforces a PeerAuthentication or an AuthorizationPolicy, so the policy exists and does nothing: its pods
+    accept plaintext from anyone, and workloads without a sidecar cannot do mTLS at all. Namespaces that host a
+    gateway (MR155, MR195) and namespaces not in ``namespaces`` (MR153, MR191) are left to those checks."""
+    gateway_namespaces = {gateway.namespace for gateway in spec.control_plane.gateways.values()}
+
+    def without_proxies(namespace: str) -> bool:
+        detail = spec.namespaces.get(namespace)
+        return detail is not None and detail.mode is DataplaneMode.NONE and namespace not in gateway_namespaces
+
+    unenforced = ("its pods run without a sidecar or ztunnel (mode none, istio-injection=disabled), and only a "
+                  "proxy enforces mesh policy")
+    for name, detail in spec.namespaces.items():
+        if detail.default_deny and without_proxies(name):
+            yield finding("MR196", path("namespaces", name, "defaultDeny"),
+                          f"namespace {name!r} asks to deny every request by default, but {unenforced}: the "
+                          f"AuthorizationPolicies are created and nothing applies them, so every service there "
+                          f"accepts every caller, mesh or not; expected mode sidecar or ambient (or no defaultDeny), "
+                          f"got mode none")
+    for name, mode in spec.mtls.namespaces.items():
+        if mode is MtlsMode.STRICT and without_proxies(name):
+            yield finding("MR196", path("mtls", "namespaces", name),
+                          f"namespace {name!r} is set to STRICT, but {unenforced}: nothing refuses plaintext, and "
+                          f"its pods cannot present a mesh certificate, so they cannot call STRICT services "
+                          f"themselves; expected mode sidecar or ambient for {name!r} (or no STRICT exception), "
+                          f"got mode none")
+    for name, workload in spec.mtls.workloads.items():
+        service = spec.services.get(name)
+        if service is not None and workload.mode is MtlsMode.STRICT and without_proxies(service.namespace):
+            yield finding("MR196", path("mtls", "workloads", name, "mode"),
+                          f"service {name!r} is set to STRICT, but namespace {service.namespace!r} is outside the "
+                          f"mesh: {unenforced}, so nothing refuses plaintext to it; expected mode sidecar or "
+                          f"ambient for {service.namespace!r} (or no STRICT exception), got mode none")
+
+
+@check("MR197", "mTLS exception for a service with an empty selector (namespace-wide, or refused with ports)",
+       Severity.ERROR)
+def mtls_exception_without_selector(spec: MeshSpec) -> Iterator[Finding]:
+    """A workload exception (``mtls.workloads.<service>``) selects the service's pods by its workload labels. With
+    ``selector: {}`` the PeerAuthentication gets ``matchLabels: {}``: port-level modes are refused by Istio
+    (``portLevelMtls requires selector``, the CRD's CEL rule and istioctl), and a workload mode silently applies to
+    every workload of the namespace instead of one service."""
+    for name, workload in spec.mtls.workloads.items():
+        service = spec.services.get(name)
+        if service is None or service.selector is None or service.selector:
+            continue
+        if workload.ports:
+            yield finding("MR197", path("mtls", "workloads", name, "ports"),
+                          f"service {name} has selector {{}}, so its PeerAuthentication has an empty selector and "
+                          "Istio refuses port-level modes without one (portLevelMtls requires selector); expected "
+                          f"services.{name}.selector to hold the labels of {name}'s pods, got {{}}")
+        elif workload.mode is MtlsMode.UNSET:
+            # Nothing to except, and an empty selector istioctl warns about.
+            yield finding("MR197", path("mtls", "workloads", name),
+                          f"service {name} has selector {{}} and this exception sets no mode and no ports: its "
+                          "PeerAuthentication selects every workload of the namespace and changes nothing; expected "
+                          f"a mode or ports, and services.{name}.selector holding the labels of {name}'s pods, got {{}}")
+        else:
+            yield finding("MR197", path("mtls", "workloads", name, "mode"),
+                          f"service {name} has selector {{}}, so this exception selects every workload in namespace "
+                          f"{service.namespace!r}, not only {name}; expected services.{name}.selector to hold the "
+                          f"labels of {name}'s pods (or mtls.namespaces.{service.namespace} for a namespace-wide "
+                          "mode), got {}")

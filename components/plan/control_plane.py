@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..spec import ControlPlaneSpec, GatewayKind, Resources
+from ..spec import ChartRepository, ControlPlaneSpec, GatewayKind, Resources
+from ..spec.control_plane import version_key
 from .charts import release
 from .model import ConcernPlan, KubeObject, deep_merge, prune
 from .naming import metadata
@@ -29,6 +31,11 @@ def namespace_object(name: str) -> KubeObject:
     return KubeObject({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name)})
 
 
+#: With several revisions, the Pulumi names of every istiod chart's objects derive from this one key (see
+#: :attr:`HelmRelease.resource_key`): it is the single-revision form's release, so adding revisions to a stack keeps
+#: the identity of everything its istiod chart created.
+SHARED_ISTIOD_KEY = "istiod"
+
 #: Where Istio's released images live; the chart source trees default to a test registry, so the plan pins it.
 ISTIO_HUB = "docker.io/istio"
 
@@ -43,9 +50,12 @@ def webhook_values(nodeless: bool) -> dict[str, Any]:
 
 
 def istiod_values(
-    control_plane: ControlPlaneSpec, trust_domain: str, tracing: Optional[TracingProvider], nodeless: bool = False
+    control_plane: ControlPlaneSpec, trust_domain: str, tracing: Optional[TracingProvider], nodeless: bool = False,
+    revision: Optional[str] = None,
 ) -> dict[str, Any]:
-    """Values of the istiod chart for this spec (user's ``istiodValues`` merged last)."""
+    """Values of the istiod chart of one revision (default: the default revision): generated, then the control
+    plane's ``istiodValues``, then the revision's own."""
+    installed = control_plane.installed_revisions[revision or control_plane.revision_name]
     ha = control_plane.high_availability
     mesh = control_plane.mesh_config
     mesh_config: dict[str, Any] = {
@@ -58,8 +68,9 @@ def istiod_values(
             {"name": tracing.name, "opentelemetry": {"service": tracing.service, "port": tracing.port}}
         ]
     values = {
-        "revision": control_plane.revision_name,
-        "revisionTags": list(control_plane.revision_tags),
+        "revision": installed.name,
+        # The tags' injection webhooks are rendered by the chart of the revision they point at.
+        "revisionTags": control_plane.tags_of(installed.name),
         "profile": "ambient" if control_plane.ambient else None,
         "pilot": {
             "replicaCount": ha.replicas,
@@ -72,7 +83,7 @@ def istiod_values(
         "global": {
             # Images of the pinned release, whatever the chart source (a source tree says test registry/latest).
             "hub": ISTIO_HUB,
-            "tag": control_plane.version,
+            "tag": installed.version,
             "meshID": control_plane.mesh_id,
             "network": control_plane.network,
             "multiCluster": {"clusterName": control_plane.cluster_name},
@@ -80,15 +91,16 @@ def istiod_values(
             "defaultPodDisruptionBudget": {"enabled": ha.pod_disruption_budget},
         },
     }
-    return deep_merge(deep_merge(prune(values), webhook_values(nodeless)), control_plane.istiod_values)
+    merged = deep_merge(deep_merge(prune(values), webhook_values(nodeless)), control_plane.istiod_values)
+    return deep_merge(merged, installed.istiod_values)
 
 
 def gateway_values(name: str, control_plane: ControlPlaneSpec) -> dict[str, Any]:
     """Values of Istio's gateway chart for one gateway (user's ``values`` merged last)."""
     gateway = control_plane.gateways[name]
     values = {
-        # The chart uses `image: auto`: the revision's injector fills in the proxy, so the revision must match.
-        "revision": control_plane.revision_name,
+        # The chart uses `image: auto`: the revision's (or tag's) injector fills in the proxy.
+        "revision": control_plane.gateway_revision(name),
         "replicaCount": gateway.replicas,
         "autoscaling": {
             "enabled": gateway.autoscale_max is not None,
@@ -120,7 +132,9 @@ def plan_control_plane(
     if not control_plane.install:
         return plan
     assert control_plane.charts is not None  # enforced by ControlPlaneSpec
-    source, version, ns = control_plane.charts, control_plane.version, control_plane.namespace
+    source, ns = control_plane.charts, control_plane.namespace
+    revisions = control_plane.installed_revisions
+    default = revisions[control_plane.revision_name]
 
     namespaces = [ns] + sorted({gateway.namespace for gateway in control_plane.gateways.values()} - {ns})
     for name in namespaces:
@@ -129,24 +143,35 @@ def plan_control_plane(
     root_ns = (f"Namespace/{ns}",) if ns not in managed_namespaces else ()
 
     base_values = {
-        "defaultRevision": control_plane.revision_name if control_plane.default_revision else "",
+        "defaultRevision": default.name if control_plane.is_default_installed else "",
         **webhook_values(nodeless),
     }
 
-    def add(key: str, chart: str, namespace: str, values: dict[str, Any], depends_on: tuple[str, ...]) -> None:
-        plan.releases.append(release(key, chart, version, source, namespace, values, depends_on, skip_await=nodeless))
+    def add(key: str, chart: str, version: str, namespace: str, values: dict[str, Any], depends_on: tuple[str, ...],
+            chart_source: Optional[ChartRepository] = None, resource_key: Optional[str] = None) -> None:
+        item = release(key, chart, version, chart_source or source, namespace, values, depends_on,
+                       skip_await=nodeless)
+        plan.releases.append(dataclasses.replace(item, resource_key=resource_key))
 
-    add("istio-base", "base", ns, base_values, root_ns)
-    add("istiod", "istiod", ns, istiod_values(control_plane, trust_domain, tracing, nodeless), ("istio-base",))
-    last = "istiod"
+    # One base chart (the CRDs) for every revision, from the newest: CRDs are backward compatible.
+    newest = max(revisions.values(), key=lambda r: version_key(r.version))
+    add("istio-base", "base", newest.version, ns, base_values, root_ns, newest.charts)
+    several = bool(control_plane.revisions)
+    for revision in revisions.values():
+        add(revision.release, "istiod", revision.version, ns,
+            istiod_values(control_plane, trust_domain, tracing, nodeless, revision.name), ("istio-base",),
+            revision.charts, resource_key=SHARED_ISTIOD_KEY if several else None)
+    istiods = tuple(revision.release for revision in revisions.values())
+    last = istiods
     if control_plane.ambient:
-        pinned = {"global": {"hub": ISTIO_HUB, "tag": version}}
-        add("istio-cni", "cni", ns, {"profile": "ambient", **pinned}, ("istiod",))
+        pinned = {"global": {"hub": ISTIO_HUB, "tag": default.version}}
+        add("istio-cni", "cni", default.version, ns, {"profile": "ambient", **pinned}, istiods, default.charts)
         # ztunnel's image settings are top-level values.
-        add("ztunnel", "ztunnel", ns, {"revision": control_plane.revision_name, "hub": ISTIO_HUB, "tag": version},
-            ("istio-cni",))
-        last = "ztunnel"
+        add("ztunnel", "ztunnel", default.version, ns,
+            {"revision": default.name, "hub": ISTIO_HUB, "tag": default.version}, ("istio-cni",), default.charts)
+        last = ("ztunnel",)
     for name, gateway in sorted(control_plane.gateways.items()):
-        depends = (last,) if gateway.namespace in managed_namespaces else (last, f"Namespace/{gateway.namespace}")
-        add(name, "gateway", gateway.namespace, gateway_values(name, control_plane), depends)
+        depends = last if gateway.namespace in managed_namespaces else (*last, f"Namespace/{gateway.namespace}")
+        add(name, "gateway", default.version, gateway.namespace, gateway_values(name, control_plane), depends,
+            default.charts)
     return plan

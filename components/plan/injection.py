@@ -45,7 +45,10 @@ def plan_injection(namespaces: dict[str, NamespaceSpec], default_revision: str) 
         if namespace.create:
             labels = {**MANAGED_BY, **labels}
         manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-        plan.objects.append(KubeObject(manifest, patch=not namespace.create))
+        # Deleting a Namespace deletes every workload in it, and the workloads are not this stack's: when the stack
+        # stops creating one (create: false, the namespace leaves the config, pulumi destroy) it stays in the
+        # cluster, only forgotten by the stack.
+        plan.objects.append(KubeObject(manifest, patch=not namespace.create, retain_on_delete=namespace.create))
     for name, namespace in sorted(namespaces.items()):
         if namespace.mode is DataplaneMode.AMBIENT and namespace.waypoint:
             plan.objects.append(KubeObject(waypoint(name), depends_on=(f"Namespace/{name}",)))

@@ -25,6 +25,14 @@ class KubeObject:
     depends_on: tuple[str, ...] = ()
     #: Label an object that already exists (server-side apply patch) instead of creating and owning it.
     patch: bool = False
+    #: Identity of the Pulumi resource when it must not follow :attr:`key` (an object that may move to another
+    #: namespace, such as the mesh-wide PeerAuthentication: a move is then one replacement, new before old).
+    resource_key: Optional[str] = None
+    #: Leave the object in the cluster when the stack stops managing it (deletion only forgets it).
+    retain_on_delete: bool = False
+    #: Property paths whose changes Pulumi ignores after creation (``spec.http[*].route[*].weight``: fields an
+    #: in-cluster controller owns).
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -56,6 +64,10 @@ class HelmRelease:
     plain_http: bool = False
     #: Do not wait for the chart's workloads to become ready (a node-less cluster: pods never run).
     skip_await: bool = False
+    #: Key the Pulumi names of the chart's objects derive from, when not :attr:`key`. Every istiod release shares
+    #: one, so an object that moves from one revision's chart to another's (a revision tag's webhook) keeps its
+    #: identity and is updated, never deleted after being created.
+    resource_key: Optional[str] = None
 
 
 @dataclass(frozen=True)

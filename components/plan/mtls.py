@@ -7,6 +7,10 @@ from .model import ConcernPlan, KubeObject
 from .naming import ISTIO_SECURITY, metadata, workload_labels
 
 
+#: Pulumi identity of the mesh-wide PeerAuthentication (see :attr:`KubeObject.resource_key`).
+MESH_WIDE_POLICY = "PeerAuthentication/mesh-wide"
+
+
 def peer_authentication(name: str, namespace: str, spec: dict) -> dict:
     """A PeerAuthentication object."""
     return {"apiVersion": ISTIO_SECURITY, "kind": "PeerAuthentication", "metadata": metadata(name, namespace),
@@ -19,7 +23,10 @@ def plan_mtls(mtls: MtlsSpec, services: dict[str, ServiceSpec], root_namespace: 
     Workload exceptions need a selector (Istio ignores ``portLevelMtls`` without one): the service's workload labels.
     """
     plan = ConcernPlan()
-    plan.objects.append(KubeObject(peer_authentication("default", root_namespace, {"mtls": {"mode": mtls.mode.value}})))
+    # Its Pulumi identity does not name the root namespace: moving the control plane replaces it (the new policy is
+    # created before the old one is deleted) instead of deleting one resource and creating an unrelated one.
+    plan.objects.append(KubeObject(peer_authentication("default", root_namespace, {"mtls": {"mode": mtls.mode.value}}),
+                                   resource_key=MESH_WIDE_POLICY))
     for namespace, mode in sorted(mtls.namespaces.items()):
         plan.objects.append(KubeObject(peer_authentication("default", namespace, {"mtls": {"mode": mode.value}})))
     for name, workload in sorted(mtls.workloads.items()):

@@ -5,9 +5,26 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..spec import GatewayKind, GatewaySpec, ServiceSpec, TrafficSpec
+from ..spec import GatewayKind, GatewaySpec, ServiceSpec, TrafficSpec, WeightsManager
 from .model import ConcernPlan, KubeObject, object_key, prune
 from .naming import ISTIO_NETWORKING, gateway_selector_label, metadata, service_host, version_labels
+
+#: What an in-cluster controller edits, per ``traffic.weightsManagedBy`` and kind: the stack sets these fields when
+#: it creates the object and ignores changes to them afterwards (Pulumi ``ignoreChanges``), so a ``pulumi up`` never
+#: puts back weights the controller moved. Argo Rollouts edits ``spec.http[].route[].weight`` of the VirtualService
+#: and, with subset-level splitting, adds ``rollouts-pod-template-hash`` to the DestinationRule's subset labels.
+#: (Flagger generates the whole VirtualService itself: the stack creates none for such a service.)
+CONTROLLER_FIELDS = {
+    WeightsManager.ARGO_ROLLOUTS: {
+        "VirtualService": ("spec.http[*].route[*].weight",),
+        "DestinationRule": ("spec.subsets[*].labels",),
+    },
+}
+
+
+def _controller_fields(service: ServiceSpec, kind: str) -> tuple[str, ...]:
+    manager = service.traffic.weights_managed_by
+    return CONTROLLER_FIELDS.get(manager, {}).get(kind, ()) if manager is not None else ()
 
 
 def _circuit_breaker(traffic: TrafficSpec) -> dict[str, Any]:
@@ -178,8 +195,10 @@ def plan_traffic(
         rule = destination_rule(name, service, cluster_domain)
         if rule is not None:
             rules[name] = object_key(rule)
-            plan.objects.append(KubeObject(rule))
+            plan.objects.append(KubeObject(rule, ignore_changes=_controller_fields(service, "DestinationRule")))
     for name, service in sorted(services.items()):
+        if service.traffic.weights_managed_by is WeightsManager.FLAGGER:
+            continue  # Flagger generates this service's VirtualService from its Canary
         route = virtual_service(name, service, services, gateways, cluster_domain)
         if route is None:
             continue
@@ -191,5 +210,6 @@ def plan_traffic(
             gateway = gateways.get(service.expose.gateway)
             if gateway is not None and gateway.kind is GatewayKind.INGRESS:
                 depends.append(f"Gateway/{gateway.namespace}/{service.expose.gateway}")
-        plan.objects.append(KubeObject(route, depends_on=tuple(depends)))
+        plan.objects.append(KubeObject(route, depends_on=tuple(depends),
+                                       ignore_changes=_controller_fields(service, "VirtualService")))
     return plan

@@ -23,6 +23,7 @@ from .mesh import MeshSpec
 from .namespaces import DataplaneMode, NamespaceSpec
 from .observability import AddonSpec, GrafanaSpec, JaegerSpec, ObservabilitySpec, TracingSpec
 from .security import AccessSpec, Caller, MtlsMode, MtlsSpec, WorkloadMtls
+from .rollout import GatesSpec, RolloutSpec, WeightsManager
 from .traffic import (
     CircuitBreakerSpec,
     ExposureSpec,

@@ -21,7 +21,7 @@ _MAX_NANOS = 2**63 - 1
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 def _check_dns_label(name: str) -> str:
-    if not re.match(DNS_LABEL_PATTERN, name):
+    if not re.fullmatch(DNS_LABEL_PATTERN, name):
         raise ValueError(f"name {name!r} must be a DNS label: 1-63 lowercase letters, digits or '-', starting and "
                          "ending with a letter or digit (it becomes a Kubernetes object name)")
     return name
@@ -31,7 +31,7 @@ def _check_dns_label(name: str) -> str:
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 
 def _check_dns_subdomain(name: str) -> str:
-    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
         raise ValueError(f"name {name!r} must be a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253 "
                          "characters (a Kubernetes object name such as a service account)")
     return name
@@ -39,6 +39,23 @@ def _check_dns_subdomain(name: str) -> str:
 
 #: A Kubernetes object name that may contain dots (service accounts).
 DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
+
+#: HTTP/2 pseudo-headers Istio accepts as match keys.
+PSEUDO_HEADERS = frozenset({":method", ":scheme", ":authority", ":path", ":status"})
+
+
+def _check_header_name(name: str) -> str:
+    # Istio's rule (pkg/config/validation): an RFC 7230 token, a pseudo-header, or a JWT claim route.
+    if name in PSEUDO_HEADERS or re.fullmatch(r"@request\.auth\.claims(\.[^.\s]+)+", name):
+        return name
+    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~A-Za-z0-9]+", name):
+        raise ValueError(f"header name {name!r} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~), "
+                         "a pseudo-header (:authority, :method, :path, :scheme) or @request.auth.claims.<claim>")
+    return name
+
+
+#: An HTTP header name as Istio accepts it in a match.
+HeaderName = Annotated[str, AfterValidator(_check_header_name)]
 
 #: Bounds of the protobuf integer types Istio's APIs use (the API server refuses JSON numbers beyond them).
 INT32_MAX = 2**31 - 1
@@ -113,9 +130,9 @@ Duration = Annotated[str, AfterValidator(_check_duration)]
 def label_key_problem(key: str) -> Optional[str]:
     """Why ``key`` is not a Kubernetes label key (``[prefix/]name``), or ``None``."""
     prefix, _, name = key.rpartition("/")
-    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return f"label key {key!r}: the prefix must be a DNS subdomain (lowercase, dots), e.g. example.com/tier"
-    if not _LABEL_NAME.match(name):
+    if not _LABEL_NAME.fullmatch(name):
         return (f"label key {key!r}: the name must be 1-63 characters, letters, digits, '-', '_' or '.', starting and "
                 "ending with a letter or digit")
     return None
@@ -123,7 +140,7 @@ def label_key_problem(key: str) -> Optional[str]:
 
 def label_value_problem(value: str) -> Optional[str]:
     """Why ``value`` is not a Kubernetes label value, or ``None``."""
-    if value and not _LABEL_NAME.match(value):
+    if value and not _LABEL_NAME.fullmatch(value):
         return (f"label value {value!r} must be empty or 1-63 characters, letters, digits, '-', '_' or '.', "
                 "starting and ending with a letter or digit")
     return None
@@ -144,9 +161,12 @@ Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
 def domain_problem(value: str, wildcard: bool = False) -> Optional[str]:
     """Why ``value`` is not a domain name (``*.`` allowed first when ``wildcard``), or ``None``."""
     name = value[2:] if wildcard and value.startswith("*.") else value
-    if not name or len(value) > 253 or not all(_DOMAIN_LABEL.match(label) for label in name.split(".")):
+    if not name or len(value) > 253 or not all(_DOMAIN_LABEL.fullmatch(label) for label in name.split(".")):
         return (f"{value!r} is not a domain name (dot-separated labels of letters, digits and '-'"
                 f"{', optionally starting with *.' if wildcard else ''})")
+    if name.rsplit(".", 1)[-1].isdigit():
+        # Istio refuses an all-numeric top-level label (it would read like an IP address).
+        return f"{value!r} is not a domain name: the last label cannot be all digits"
     return None
 
 
@@ -157,12 +177,47 @@ def _check_domain(value: str) -> str:
     return value
 
 
+#: Longest cluster domain with which every service host (<63>.<63>.svc.<domain>) stays a valid DNS name (253).
+MAX_CLUSTER_DOMAIN = 253 - (63 + 1 + 63 + 1 + 3 + 1)
+
+
+def _check_cluster_domain(value: str) -> str:
+    _check_domain(value)
+    if len(value) > MAX_CLUSTER_DOMAIN:
+        raise ValueError(f"is {len(value)} characters; at most {MAX_CLUSTER_DOMAIN}, so that service hosts "
+                         "(<service>.<namespace>.svc.<domain>) stay within DNS's 253")
+    return value
+
+
+#: The Kubernetes cluster DNS domain (``cluster.local``).
+ClusterDomain = Annotated[str, AfterValidator(_check_cluster_domain)]
+
+
 #: A DNS domain name such as ``cluster.local`` or ``shop.example.com``.
 DomainName = Annotated[str, AfterValidator(_check_domain)]
 
 
+#: Longest regular expression istioctl accepts in a match, in bytes.
+MAX_REGEX_LENGTH = 1024
+
+
 def _check_re2(pattern: str) -> str:
     import re2  # google-re2: the RE2 engine itself (Envoy's); Python's `re` accepts what RE2 refuses
+
+    if not pattern:
+        raise ValueError("an empty regex matches everything and Istio refuses it: leave the match out instead")
+    size = len(pattern.encode("utf-8"))
+    if size > MAX_REGEX_LENGTH:
+        # Istio counts bytes: an "é" takes two.
+        raise ValueError(f"regex is {size} bytes (UTF-8); Istio accepts at most {MAX_REGEX_LENGTH}")
+    bad_group = re.search(r"\(\?P?<(?![=!])([^>]*)>", pattern)
+    if bad_group and not re.fullmatch(r"[A-Za-z0-9_]+", bad_group.group(1)):
+        # Go's regexp (istioctl, istiod) takes only ASCII letters, digits and _ in group names; C++ RE2 takes more.
+        raise ValueError(f"group name {bad_group.group(1)!r}: Istio's regex validation (Go's RE2) takes only ASCII "
+                         "letters, digits and _")
+    if re.search(r"(?<!\\)(\\\\)*\\C", pattern):
+        # C++ RE2 takes \C (any byte); Go's regexp, which istioctl and istiod validate with, refuses it.
+        raise ValueError("\\C (any byte) is not supported by Istio's regex validation (Go's RE2)")
 
     options = re2.Options()
     options.log_errors = False

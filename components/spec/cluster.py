@@ -22,6 +22,12 @@ class ClusterSpec(Model):
         description="Render manifests into this directory instead of applying them (no cluster needed). "
         "Relative paths are relative to the project directory.",
     )
+    render_secrets: bool = Field(
+        default=False,
+        description="Render mode: also write Secrets built from secret config (Grafana's admin password) into "
+        "renderDir. They are only base64-encoded there, readable by anyone who can read the directory. Off, they "
+        "are left out and a warning names each one and how to create it in the cluster.",
+    )
     enable_server_side_apply: bool = Field(default=True, description="Use server-side apply (needed for patches).")
     config_map_mutable: bool = Field(
         default=True,
@@ -42,6 +48,8 @@ class ClusterSpec(Model):
         if self.render_dir is not None and (self.kubeconfig is not None or self.context is not None):
             raise ValueError("renderDir cannot be combined with kubeconfig or context (render mode talks to no "
                              "cluster)")
+        if self.render_secrets and self.render_dir is None:
+            raise ValueError("renderSecrets applies to render mode only (set renderDir)")
         return self
 
     @property

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import enum
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..versions import DEFAULT_ISTIO_VERSION
-from .base import DNS_LABEL_PATTERN, INT32_MAX, DnsLabel, Model
+from .base import DNS_LABEL_PATTERN, INT32_MAX, DnsLabel, DnsSubdomain, Model
 
 
 class ChartRepository(Model):
@@ -97,15 +98,79 @@ class GatewaySpec(Model):
         default=1, ge=1, le=INT32_MAX, description="Gateway replicas (autoscaler minimum when autoscaleMax set).")
     autoscale_max: Optional[int] = Field(default=None, ge=1, le=INT32_MAX, description="Autoscaler maximum; unset = off.")
     service_type: str = Field(default="LoadBalancer", description="Kubernetes Service type of the gateway.")
-    tls_secret: Optional[str] = Field(
+    tls_secret: Optional[DnsSubdomain] = Field(
         default=None, description="Secret (in the gateway namespace) with the TLS certificate; adds an HTTPS server."
     )
+    revision: Optional[DnsLabel] = Field(
+        default=None,
+        description="Revision or revision tag that injects the gateway's proxies (a tag moves the gateway with it on "
+        "its next restart); default: the control plane's revision (with `revisions`: defaultRevision).",
+    )
     values: dict[str, Any] = Field(default_factory=dict, description="Extra gateway chart values, deep-merged last.")
+
+    @model_validator(mode="after")
+    def _max_covers_min(self) -> "GatewaySpec":
+        if self.autoscale_max is not None and self.autoscale_max < self.replicas:
+            raise ValueError(f"autoscaleMax ({self.autoscale_max}) must be >= replicas ({self.replicas})")
+        return self
+
+
+#: Helm release names the control plane uses itself; a gateway (also a release) cannot take one.
+CONTROL_PLANE_RELEASES = ("istio-base", "istiod", "istio-cni", "ztunnel")
 
 
 def revision_from_version(version: str) -> str:
     """Istio revision names cannot contain dots: ``1.30.4`` becomes ``1-30-4``."""
     return version.replace(".", "-")
+
+
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)(-[0-9A-Za-z.-]+)?")
+
+
+def _check_version(version: str) -> str:
+    # ASCII digits only: a pattern's \d would take Arabic-Indic or full-width digits.
+    if not _VERSION.fullmatch(version):
+        raise ValueError("must be an Istio version like 1.30.4 (ASCII digits; optional suffix such as -beta.1)")
+    return version
+
+
+#: An Istio release version such as ``1.30.4``.
+IstioVersion = Annotated[str, AfterValidator(_check_version)]
+
+
+def version_key(version: str) -> tuple[int, int, int, int, str]:
+    """Sort key of an Istio version: 1.30.4 after 1.30.4-beta.1 after 1.29.9."""
+    match = _VERSION.fullmatch(version)
+    assert match is not None  # IstioVersion
+    major, minor, patch, pre = match.groups()
+    return (int(major), int(minor), int(patch), 0 if pre else 1, pre or "")
+
+
+class RevisionSpec(Model):
+    """One control-plane revision installed side by side with others (its own istiod, same CRDs)."""
+
+    version: IstioVersion = Field(description="Istio version of this revision's istiod, e.g. 1.30.4.")
+    istiod_values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra istiod chart values for this revision, deep-merged over controlPlane.istiodValues.",
+    )
+    charts: Optional[ChartRepository] = Field(
+        default=None, description="Where this revision's istiod chart comes from; default: controlPlane.charts "
+        "(a local directory holds one version: give each version its own).",
+    )
+
+
+@dataclass(frozen=True)
+class InstalledRevision:
+    """A revision the plan installs: its name, version, extra values and Helm release name."""
+
+    name: str
+    version: str
+    istiod_values: dict[str, Any]
+    #: Helm release of its istiod chart: ``istiod`` in the single-revision form, ``istiod-<revision>`` otherwise.
+    release: str
+    #: Its chart source when it is not the control plane's.
+    charts: Optional[ChartRepository] = None
 
 
 class ControlPlaneSpec(Model):
@@ -115,18 +180,30 @@ class ControlPlaneSpec(Model):
         default=True,
         description="Install Istio's charts. false = bring your own control plane: only mesh config is laid down.",
     )
-    version: str = Field(
+    version: IstioVersion = Field(
         default=DEFAULT_ISTIO_VERSION, description="Istio version (x.y.z, e.g. 1.30.4; a pre-release suffix "
-        "such as -beta.1 is allowed)."
+        "such as -beta.1 is allowed). Single-revision form; with `revisions`, each revision has its own."
     )
-    revision: Optional[str] = Field(
-        default=None, pattern=DNS_LABEL_PATTERN, description="Revision name; default: version with dots as dashes."
+    revision: Optional[DnsLabel] = Field(
+        default=None, description="Revision name; default: version with dots as dashes. Single-revision form."
     )
-    revision_tags: list[str] = Field(
-        default_factory=list, description="Revision tags (e.g. stable, canary) pointing at this revision."
+    revisions: dict[DnsLabel, RevisionSpec] = Field(
+        default_factory=dict,
+        description="Several revisions side by side, by name (e.g. {1-29-2: {version: 1.29.2}, 1-30-4: {version: "
+        "1.30.4}}): the canary upgrade of the control plane (README \"Upgrading the control plane\"). Replaces "
+        "version and revision.",
     )
-    default_revision: bool = Field(
-        default=True, description="Make this revision the default (istio-injection=enabled, validation webhook)."
+    revision_tags: Union[list[DnsLabel], dict[DnsLabel, DnsLabel]] = Field(
+        default_factory=list,
+        description="Revision tags: a list of tags pointing at the one revision, or, with `revisions`, a mapping "
+        "tag -> revision (e.g. {stable: 1-29-2, canary: 1-30-4}). Namespaces and gateways that name a tag move "
+        "when the tag moves.",
+    )
+    default_revision: Union[bool, DnsLabel] = Field(
+        default=True,
+        description="Which revision is the default (its validation webhook answers for the cluster; namespaces "
+        "without a revision get it): true/false in the single-revision form; with `revisions`, a revision or tag "
+        "name (default: the first tag, else the newest revision).",
     )
     namespace: str = Field(default="istio-system", pattern=DNS_LABEL_PATTERN, description="Control plane namespace.")
     ambient: bool = Field(default=False, description="Install ambient mode: istiod and cni with profile ambient, ztunnel.")
@@ -144,21 +221,44 @@ class ControlPlaneSpec(Model):
         default_factory=dict, description="Extra istiod chart values, deep-merged over the generated ones."
     )
 
-    @field_validator("version")
+    @field_validator("gateways")
     @classmethod
-    def _istio_version(cls, version: str) -> str:
-        # ASCII digits only: a pattern's \d would take Arabic-Indic or full-width digits.
-        if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?", version):
-            raise ValueError("must be an Istio version like 1.30.4 (ASCII digits; optional suffix such as -beta.1)")
-        return version
+    def _gateway_names_are_not_release_names(cls, gateways: dict[str, "GatewaySpec"]) -> dict[str, "GatewaySpec"]:
+        taken = sorted(set(gateways) & set(CONTROL_PLANE_RELEASES))
+        if taken:
+            raise ValueError(f"gateway name(s) {', '.join(taken)} are the control plane's own Helm releases "
+                             f"({', '.join(CONTROL_PLANE_RELEASES)}): choose another name, e.g. ingress")
+        return gateways
 
-    @field_validator("revision_tags")
-    @classmethod
-    def _tags_are_labels(cls, tags: list[str]) -> list[str]:
-        for tag in tags:
-            if not re.match(DNS_LABEL_PATTERN, tag):
-                raise ValueError(f"revision tag {tag!r} must be a DNS label (lowercase letters, digits, '-')")
-        return tags
+    @model_validator(mode="after")
+    def _gateway_names_are_not_istiod_releases(self) -> "ControlPlaneSpec":
+        taken = sorted(set(self.gateways) & {revision.release for revision in self.installed_revisions.values()})
+        if taken:
+            raise ValueError(f"gateway name(s) {', '.join(taken)} are istiod Helm releases of this control plane: "
+                             "choose another name, e.g. ingress")
+        return self
+
+    @model_validator(mode="after")
+    def _one_form_of_revisions(self) -> "ControlPlaneSpec":
+        if self.revisions:
+            given = sorted(self.model_fields_set & {"version", "revision"})
+            if given:
+                raise ValueError(f"set either revisions or {' and '.join(given)} (the single-revision form), not "
+                                 "both: with revisions, each revision has its own version")
+            if isinstance(self.default_revision, bool) and "default_revision" in self.model_fields_set:
+                raise ValueError("with revisions, defaultRevision names a revision or tag (e.g. stable), not "
+                                 "true/false")
+        else:
+            if isinstance(self.revision_tags, dict):
+                targets = {target for target in self.revision_tags.values() if target != self.revision_name}
+                if targets:
+                    raise ValueError(f"revisionTags point at {', '.join(sorted(targets))}, but the only revision "
+                                     f"is {self.revision_name}: list the tags, or declare revisions")
+            if isinstance(self.default_revision, str) and self.default_revision not in (
+                    self.revision_name, *self.tag_targets):
+                raise ValueError(f"defaultRevision {self.default_revision!r} is neither the revision "
+                                 f"{self.revision_name} nor one of its tags")
+        return self
 
     @model_validator(mode="after")
     def _charts_when_installing(self) -> "ControlPlaneSpec":
@@ -171,10 +271,62 @@ class ControlPlaneSpec(Model):
 
     @property
     def revision_name(self) -> str:
-        """The revision actually used: the configured one, or one derived from the version."""
-        return self.revision or revision_from_version(self.version)
+        """The default revision: the configured (or derived) one in the single-revision form; with `revisions`,
+        the revision defaultRevision resolves to (else the newest)."""
+        if not self.revisions:
+            return self.revision or revision_from_version(self.version)
+        chosen = self.default_revision if isinstance(self.default_revision, str) else None
+        if chosen is None and self.tag_targets:
+            chosen = next(iter(self.tag_targets))
+        resolved = self.tag_targets.get(chosen, chosen) if chosen is not None else None
+        if resolved in self.revisions:
+            return resolved
+        return max(self.revisions, key=lambda name: (version_key(self.revisions[name].version), name))
+
+    @property
+    def installed_revisions(self) -> dict[str, InstalledRevision]:
+        """Every revision the plan installs, by name, oldest version first."""
+        if not self.revisions:
+            name = self.revision_name
+            return {name: InstalledRevision(name, self.version, {}, "istiod")}
+        ordered = sorted(self.revisions.items(), key=lambda item: (version_key(item[1].version), item[0]))
+        return {name: InstalledRevision(name, spec.version, dict(spec.istiod_values), f"istiod-{name}", spec.charts)
+                for name, spec in ordered}
+
+    @property
+    def tag_targets(self) -> dict[str, str]:
+        """Revision tag -> the revision it points at."""
+        if isinstance(self.revision_tags, dict):
+            return dict(self.revision_tags)
+        single = self.revision or revision_from_version(self.version)
+        return {tag: single for tag in self.revision_tags}
+
+    def tags_of(self, revision: str) -> list[str]:
+        """The tags pointing at ``revision``, in config order."""
+        return [tag for tag, target in self.tag_targets.items() if target == revision]
+
+    @property
+    def newest_version(self) -> str:
+        """The newest installed version (the base chart, with the CRDs, comes from it)."""
+        return max((r.version for r in self.installed_revisions.values()), key=version_key)
+
+    def gateway_revision(self, name: str) -> str:
+        """The revision label of a gateway's pods."""
+        gateway = self.gateways[name]
+        if gateway.revision is not None:
+            return gateway.revision
+        return self.injection_revision if self.revisions else self.revision_name
 
     @property
     def injection_revision(self) -> str:
-        """What namespaces are labelled with by default: the first revision tag, else the revision."""
-        return self.revision_tags[0] if self.revision_tags else self.revision_name
+        """What namespaces and gateways without a revision are labelled with: defaultRevision when it names one,
+        else the first revision tag, else the default revision."""
+        if isinstance(self.default_revision, str):
+            return self.default_revision
+        tags = list(self.tag_targets)
+        return tags[0] if tags else self.revision_name
+
+    @property
+    def is_default_installed(self) -> bool:
+        """Whether the base chart makes a revision the cluster's default (``defaultRevision: false`` opts out)."""
+        return self.default_revision is not False

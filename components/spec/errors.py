@@ -25,10 +25,18 @@ class Problem:
         path = ".".join(shorten(segment, 80) for segment in self.path.split("."))
         text = f"{path}: {shorten(self.message, 500)}"
         if self.given is not None and "got " not in self.message:
-            text += f", got {shorten(repr(self.given), 120)}"
+            text += f", got {shorten(_safe_repr(self.given), 120)}"
         if self.code:
             text += f" [{self.code}]"
         return text
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int beyond Python's 4300-digit conversion limit
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits" if isinstance(value, int) \
+            else f"a {type(value).__name__}"
 
 
 def shorten(text: str, limit: int) -> str:

@@ -32,7 +32,8 @@ def _parse(model: type[ModelT], data: Any, root: str, what: str) -> ModelT:
     if not isinstance(data, Mapping):
         raise ConfigError([Problem(root, f"must be a mapping of {what} settings", type(data).__name__)])
     try:
-        return model.model_validate(dict(data))
+        # Config keys are camelCase only: a snake_case synonym (retry_on) next to retryOn would silently win or lose.
+        return model.model_validate(dict(data), by_alias=True, by_name=False)
     except pydantic.ValidationError as error:
         raise ConfigError(problems_from_validation_error(error, root)) from None
 

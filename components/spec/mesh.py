@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from .base import DnsLabel, DomainName, Model
+from .base import ClusterDomain, DnsLabel, Model
 from .control_plane import ControlPlaneSpec
 from .namespaces import NamespaceSpec
 from .observability import ObservabilitySpec
@@ -20,7 +20,7 @@ class MeshSpec(Model):
     environment: str = Field(default="dev", description="Environment name (labels, docs).")
     production: bool = Field(default=False, description="Production stack: stricter checks (no fault injection).")
     trust_domain: str = Field(default="cluster.local", description="Mesh trust domain used in principals.")
-    cluster_domain: DomainName = Field(default="cluster.local", description="Kubernetes DNS domain used in service hosts.")
+    cluster_domain: ClusterDomain = Field(default="cluster.local", description="Kubernetes DNS domain used in service hosts.")
     control_plane: ControlPlaneSpec = Field(
         description="Istio control plane: the chart source to install from, or install: false (bring your own)."
     )

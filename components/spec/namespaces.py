@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from .base import Labels, Model
+from .base import DnsLabel, Labels, Model
 
 
 class DataplaneMode(str, enum.Enum):
@@ -25,13 +25,15 @@ class NamespaceSpec(Model):
     """A namespace in the mesh."""
 
     mode: DataplaneMode = Field(default=DataplaneMode.SIDECAR, description="sidecar, ambient or none.")
-    revision: Optional[str] = Field(
+    revision: Optional[DnsLabel] = Field(
         default=None,
         description="Revision or revision tag for sidecar injection; default: the control plane's first tag, "
         "else its revision.",
     )
     create: bool = Field(
-        default=True, description="Create the namespace. false = label an existing namespace (server-side patch)."
+        default=True, description="Create the namespace. false = label an existing namespace (server-side patch). "
+        "A namespace the stack created is never deleted by it (create: false, leaving the config and pulumi destroy "
+        "only forget it): its workloads are not the mesh's."
     )
     labels: Labels = Field(default_factory=dict, description="Extra labels for the namespace.")
     default_deny: bool = Field(

@@ -110,7 +110,11 @@ def markdown() -> str:
             "(`argument list too long`; about 350 services of the benchmark's shape). Errors then name the file: "
             "`mesh/prod.yaml:mesh.services.…`.", "",
             "Secret config: `mesh-rollout:grafanaAdminPassword` (set with `pulumi config set --secret`), required "
-            "when Grafana is installed by the stack.", "", END]
+            "when Grafana is installed by the stack.", "",
+            "`mesh-rollout:rollout`: written by `python -m components.rollout`, not by hand: per service the "
+            "progress of its last rollout (`status`, `step`, `steps`, `weights`, `lastGood`, `baseline`, `holds`, "
+            "`message`, `owner`, `updatedAt`; see \"Canary rollouts\"). The program publishes it as the stack "
+            "output `rollout`.", "", END]
     return "\n".join(out)
 
 

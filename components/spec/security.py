@@ -51,6 +51,30 @@ class MtlsSpec(Model):
     )
 
 
+#: A literal path segment next to a template: RFC 3986 pchar (Istio's rule).
+_PATH_LITERAL = re.compile(r"[a-zA-Z0-9\-._~%!$&'()+,;:@=]+")
+
+
+def path_template_problem(path: str) -> Optional[str]:
+    """Why Istio refuses ``path`` as an AuthorizationPolicy path (its template rules), or ``None``: ``{*}`` is one
+    segment, ``{**}`` any number and only last among the operators; no other braces; with a template, the other
+    segments are plain literals."""
+    templated = "{*}" in path or "{**}" in path
+    seen_any = False
+    for segment in path.strip("/").split("/"):
+        if segment in ("{*}", "{**}"):
+            if seen_any:
+                return "{**} must be the last operator"
+            seen_any = segment == "{**}"
+            continue
+        if "{" in segment or "}" in segment:
+            return "'{' or '}' only as whole segments {*} or {**}"
+        if templated and not _PATH_LITERAL.fullmatch(segment):
+            return (f"segment {segment!r} is not a plain literal (letters, digits and -._~%!$&'()+,;:@=), which a path "
+                    "with {*} or {**} requires")
+    return None
+
+
 _IDENTITY = re.compile(r"^(?P<namespace>[a-z0-9-]+)/(?P<service_account>[a-z0-9.-]+)$")
 
 
@@ -70,11 +94,27 @@ class Caller(Model):
     def _from_shorthand(cls, value: Union[str, dict]) -> dict:
         # "shop/order" is shorthand for {namespace: shop, serviceAccount: order}.
         if isinstance(value, str):
-            match = _IDENTITY.match(value)
+            match = _IDENTITY.fullmatch(value)
             if not match:
                 raise ValueError(f"caller must be '<namespace>/<serviceAccount>' or a mapping, got {value!r}")
-            return match.groupdict()
+            return {"namespace": match["namespace"], "serviceAccount": match["service_account"]}
         return value
+
+    @field_validator("methods", "paths")
+    @classmethod
+    def _no_empty_entries(cls, values: list[str]) -> list[str]:
+        if any(not value for value in values):
+            raise ValueError("entries cannot be empty (Istio refuses an empty method or path)")
+        return values
+
+    @field_validator("paths")
+    @classmethod
+    def _path_templates(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            problem = path_template_problem(path)
+            if problem:
+                raise ValueError(f"path {path!r}: {problem}")
+        return paths
 
     @property
     def is_l7(self) -> bool:

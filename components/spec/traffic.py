@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import enum
 from http import HTTPStatus
-from typing import Optional
+from typing import Annotated, Optional
 
 from pydantic import Field, field_validator, model_validator
 
 from .base import (
-    DNS_LABEL_PATTERN, INT32_MAX, UINT32_MAX, DnsLabel, DnsSubdomain, Duration, Labels, Model, Re2Pattern, domain_problem,
+    DNS_LABEL_PATTERN, INT32_MAX, UINT32_MAX, DnsLabel, DnsSubdomain, Duration, HeaderName, Labels, Model, Re2Pattern, domain_problem,
 )
 from .security import AccessSpec
+from .rollout import RolloutSpec, WeightsManager
 
 
 class PortSpec(Model):
@@ -151,7 +152,8 @@ class MatchRule(Model):
     """Send matching requests (a user segment, a header, a path) to one version."""
 
     name: str = Field(pattern=DNS_LABEL_PATTERN, description="Route name (shows in metrics and access logs).")
-    headers: dict[str, HeaderMatch] = Field(default_factory=dict, description="Header matches (all must match).")
+    headers: dict[HeaderName, HeaderMatch] = Field(default_factory=dict,
+                                                   description="Header matches (all must match).")
     uri_prefix: Optional[str] = Field(default=None, description="Path prefix match.")
     version: str = Field(description="Version receiving the matched requests.")
     service: Optional[str] = Field(default=None, description="Another service to send them to; default: this one.")
@@ -175,7 +177,7 @@ class TlsMode(str, enum.Enum):
 class TrafficSpec(Model):
     """Routing and resilience for requests to a service."""
 
-    split: dict[DnsLabel, int] = Field(
+    split: dict[DnsLabel, Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]] = Field(
         default_factory=dict,
         description="Weighted split by version, e.g. {v1: 90, v2: 10}; empty = all traffic to the service.",
     )
@@ -189,6 +191,12 @@ class TrafficSpec(Model):
         default=None,
         description="Explicit client TLS mode on the DestinationRule. Leave unset: it turns off auto-mTLS. MUTUAL "
         "(your own client certificates) is refused: certificates cannot be given here; use ISTIO_MUTUAL.",
+    )
+    weights_managed_by: Optional[WeightsManager] = Field(
+        default=None,
+        description="Leave the route weights to an in-cluster controller: argo-rollouts (the stack creates the "
+        "VirtualService with `split` as initial weights and never changes the weights again; it ignores the subset "
+        "labels Argo injects too), flagger (Flagger generates the VirtualService: the stack creates none).",
     )
 
     @field_validator("tls_mode")
@@ -229,3 +237,5 @@ class ServiceSpec(Model):
     traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="Routing and resilience.")
     access: AccessSpec = Field(default_factory=AccessSpec, description="Zero-trust allow-list.")
     expose: Optional[ExposureSpec] = Field(default=None, description="Ingress exposure.")
+    rollout: Optional[RolloutSpec] = Field(
+        default=None, description="Metric-gated canary rollout policy (python -m components.rollout).")

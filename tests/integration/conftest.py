@@ -117,6 +117,84 @@ def tools():
     return found
 
 
+@pytest.fixture(scope="session")
+def prometheus_tool() -> str:
+    """The Prometheus binary (scripts/install-tools.sh prometheus), failing loudly when missing. Separate from
+    :func:`tools`, so tests that need no Prometheus do not depend on it."""
+    if os.environ.get("MESH_ROLLOUT_SKIP_INTEGRATION") == "1":
+        pytest.skip("MESH_ROLLOUT_SKIP_INTEGRATION=1")
+    path = shutil.which("prometheus")
+    assert path, "prometheus not on PATH; run scripts/install-tools.sh prometheus (scripts/test.sh does)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def istio_exporter():
+    """A test exporter of Istio-shaped series (tests/istio_exporter.py) on 127.0.0.1, for the whole session. Tests
+    set the traffic they need (``reset()`` first)."""
+    from istio_exporter import IstioExporter
+
+    exporter = IstioExporter().start()
+    try:
+        yield exporter
+    finally:
+        exporter.stop()
+
+
+@dataclass
+class Prometheus:
+    """A running Prometheus scraping the test exporter."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def prometheus(prometheus_tool, istio_exporter, tmp_path_factory) -> Prometheus:
+    """The real Prometheus on 127.0.0.1 (free port, temporary data dir, scrape_interval 1s) scraping
+    :func:`istio_exporter`; ready once it has scraped the exporter twice. Stopped at the end of the session."""
+    import time
+    import urllib.request
+
+    import yaml
+
+    directory = tmp_path_factory.mktemp("prometheus")
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+              "scrape_configs": [{"job_name": "istio", "static_configs": [{"targets": [istio_exporter.target]}]}]}
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_ports(1)[0]
+    log = directory / "prometheus.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [prometheus_tool, f"--config.file={directory / 'prometheus.yml'}",
+             f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+             "--log.level=warn"],
+            stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        scrapes = istio_exporter.scrapes
+        while True:
+            assert process.poll() is None, f"prometheus exited: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"prometheus not ready after 60s: {log.read_text()[-2000:]}"
+            try:
+                ready = urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200
+            except OSError:
+                ready = False
+            if ready and istio_exporter.scrapes >= scrapes + 2:
+                break
+            time.sleep(0.2)
+        yield Prometheus(url, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def make_project(root: Path, cluster: Cluster, istio_assets: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A throwaway copy of the Pulumi project under ``root`` with its own file backend, sharing the repo's venv; its
     local stack targets the session's cluster and Istio assets."""

@@ -149,6 +149,81 @@ def test_a_mesh_config_change_updates_istiods_config_map_in_place(deployed, clus
     stack.up()
 
 
+def steps(stack: auto.Stack, action: str) -> list[tuple[str, str]]:
+    """``(op, urn)`` of every step that changes something, in the order the engine completes them."""
+    seen: list[tuple[str, str]] = []
+
+    def record(event: auto.EngineEvent) -> None:
+        done = event.res_outputs_event
+        if done is not None and done.metadata.op.value != "same":
+            seen.append((str(done.metadata.op.value), done.metadata.urn))
+
+    getattr(stack, action)(on_event=record)
+    return seen
+
+
+def test_create_false_forgets_a_namespace_the_stack_created_but_never_deletes_it(deployed, cluster):
+    project, stack = deployed["project"], deployed["stack"]
+    before = cluster.get("namespace", "shop")["metadata"]["uid"]
+    edit_mesh(project, lambda mesh: mesh["namespaces"]["shop"].update(create=False))
+    # The Namespace leaves the stack (retained: deleting it would delete every workload in it) and a server-side
+    # patch takes over its enrollment label.
+    ops = sorted(op for op, urn in steps(stack, "up") if not urn.endswith(("::mesh", "::mesh-injection")))
+    assert ops == ["create", "delete"], ops
+    live = cluster.get("namespace", "shop")
+    assert live["metadata"]["uid"] == before
+    # Not being deleted (a deleted namespace lingers, same uid, Terminating, while its contents go).
+    assert "deletionTimestamp" not in live["metadata"] and live["status"]["phase"] == "Active"
+    assert live["metadata"]["labels"]["istio.io/rev"] == "1-30-4"
+    assert cluster.exists("virtualservice.networking.istio.io", "catalog", "-n", "shop")
+    # And back: the stack owns the same namespace again, nothing recreated.
+    edit_mesh(project, lambda mesh: mesh["namespaces"]["shop"].pop("create"))
+    stack.up()
+    assert cluster.get("namespace", "shop")["metadata"]["uid"] == before
+    assert changes(stack.preview().change_summary) == {}
+
+
+def test_a_renamed_service_gets_its_new_policies_before_the_old_ones_go(deployed, cluster):
+    """A rename is new objects plus deleted old ones; the engine creates first and deletes last, so payment is
+    never without its AuthorizationPolicy (under default-deny that gap would be an outage)."""
+    project, stack = deployed["project"], deployed["stack"]
+
+    def rename(old: str, new: str) -> list[tuple[str, str]]:
+        edit_mesh(project, lambda mesh: mesh["services"].__setitem__(new, mesh["services"].pop(old)))
+        return steps(stack, "up")
+
+    done = rename("payment", "payments")
+    created = [i for i, (op, urn) in enumerate(done) if op == "create" and "authorizationpolicy" in urn]
+    deleted = [i for i, (op, urn) in enumerate(done) if op == "delete" and "authorizationpolicy" in urn]
+    assert created and deleted and max(created) < min(deleted), done
+    assert cluster.exists("authorizationpolicy.security.istio.io", "payments-allow", "-n", "shop")
+    assert not cluster.exists("authorizationpolicy.security.istio.io", "payment-allow", "-n", "shop")
+    rename("payments", "payment")
+    assert changes(stack.preview().change_summary) == {}
+
+
+def test_moving_the_control_plane_namespace_replaces_the_mesh_wide_policy(deployed):
+    """The mesh-wide PeerAuthentication has a Pulumi identity that does not name the root namespace: moving the
+    control plane is one replacement (new policy first, then the old one deleted), not an unrelated delete."""
+    project, stack = deployed["project"], deployed["stack"]
+    planned_ops: dict[str, set[str]] = {}
+
+    def record(event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is not None and "PeerAuthentication" in pre.metadata.type:
+            planned_ops.setdefault(pre.metadata.urn.rsplit("::", 1)[-1], set()).add(str(pre.metadata.op.value))
+
+    edit_mesh(project, lambda mesh: mesh["controlPlane"].update(namespace="mesh-system"))
+    try:
+        stack.preview(on_event=record)
+    finally:
+        edit_mesh(project, lambda mesh: mesh["controlPlane"].pop("namespace"))
+    # One replacement: the new object is created, the resource replaced, then the old object deleted.
+    assert planned_ops["mesh-mtls-peerauthentication-mesh-wide"] == {"create-replacement", "replace",
+                                                                     "delete-replaced"}, planned_ops
+    assert not [urn for urn, ops in planned_ops.items() if "delete" in ops or "create" in ops], planned_ops
+
+
 def test_a_change_by_another_field_manager_is_detected_by_preview_refresh(deployed, cluster):
     stack = deployed["stack"]
     patch = {"spec": {"mtls": {"mode": "STRICT"}}}
@@ -360,6 +435,75 @@ def test_what_the_api_server_or_istioctl_refuses_our_validation_refuses_first(de
     assert istio.returncode == 0, f"{edit}: istioctl validate refuses what we accept: {istio.stdout}{istio.stderr}"
 
 
+def test_the_control_plane_is_upgraded_by_revision_in_four_stack_edits(deployed, cluster):
+    """README "Upgrading the control plane": declare the running revision, add the new one, point `canary` at it and
+    move a namespace, flip `stable`, remove the old revision. Each edit is one `up` whose steps are exactly the
+    expected ones; what the server holds is read back after each. (One Istio release is available offline, so the
+    "new" revision runs the same version under another name; the version logic is unit-tested.)"""
+    project, stack = deployed["project"], deployed["stack"]
+
+    def edit_control_plane(change) -> list[tuple[str, str]]:
+        edit_mesh(project, change)
+        return [(op, urn.rsplit("::", 1)[-1]) for op, urn in steps(stack, "up")]
+
+    def mwc(name: str) -> dict:
+        return cluster.get("mutatingwebhookconfiguration", name)
+
+    istiod_uid = cluster.get("deployment", "istiod-1-30-4", "-n", "istio-system")["metadata"]["uid"]
+
+    # 0. Declare the running revision in the revisions form, with a stable tag. Its istiod chart component is
+    #    renamed (istiod -> istiod-1-30-4) but every object it made keeps its identity: nothing is deleted.
+    def declare(mesh):
+        control_plane = mesh["controlPlane"]
+        control_plane.pop("version")
+        control_plane.update(revisions={"1-30-4": {"version": "1.30.4"}}, revisionTags={"stable": "1-30-4"},
+                             defaultRevision="stable")
+    done = edit_control_plane(declare)
+    assert [name for op, name in done if op == "delete"] == ["mesh-control-plane-istiod"], done
+    created = {name for op, name in done if op == "create"}
+    assert "mesh-control-plane-istiod:istio-revision-tag-stable" in created, done
+    # The tag is a webhook and a Service (istiod-revision-tag-<tag>) in front of its revision's istiod.
+    assert created <= {"mesh-control-plane-istiod-1-30-4", "mesh-control-plane-istiod:istio-revision-tag-stable",
+                       "mesh-control-plane-istiod:istio-system/istiod-revision-tag-stable"}, done
+    assert cluster.get("deployment", "istiod-1-30-4", "-n", "istio-system")["metadata"]["uid"] == istiod_uid
+    assert cluster.get("namespace", "shop")["metadata"]["labels"]["istio.io/rev"] == "stable"
+    stable_uid = mwc("istio-revision-tag-stable")["metadata"]["uid"]
+
+    # 1. Add the new revision: only creations (its istiod), nothing else changes.
+    done = edit_control_plane(lambda mesh: mesh["controlPlane"]["revisions"].update({"1-30-4-b": {"version": "1.30.4"}}))
+    assert {op for op, _ in done} == {"create"}, done
+    assert cluster.exists("deployment", "istiod-1-30-4-b", "-n", "istio-system")
+
+    # 2. Point canary at it and move one namespace onto canary.
+    def canary(mesh):
+        mesh["controlPlane"]["revisionTags"]["canary"] = "1-30-4-b"
+        mesh["namespaces"]["shop"]["revision"] = "canary"
+    done = edit_control_plane(canary)
+    assert "delete" not in {op for op, _ in done}, done
+    assert ("create", "mesh-control-plane-istiod:istio-revision-tag-canary") in done
+    assert ("update", "mesh-injection-namespace-shop") in done
+    assert cluster.get("namespace", "shop")["metadata"]["labels"]["istio.io/rev"] == "canary"
+    assert mwc("istio-revision-tag-canary")["webhooks"][0]["clientConfig"]["service"]["name"] == "istiod-1-30-4-b"
+
+    # 3. Flip stable: its webhook moves from the old revision's chart to the new one's and is updated in place.
+    done = edit_control_plane(lambda mesh: mesh["controlPlane"]["revisionTags"].update(stable="1-30-4-b"))
+    assert {op for op, _ in done} == {"update"}, done
+    assert ("update", "mesh-control-plane-istiod:istio-revision-tag-stable") in done
+    assert ("update", "mesh-control-plane-istiod:istio-system/istiod-revision-tag-stable") in done
+    live = mwc("istio-revision-tag-stable")
+    assert live["metadata"]["uid"] == stable_uid
+    assert {w["clientConfig"]["service"]["name"] for w in live["webhooks"]} == {"istiod-1-30-4-b"}
+    validator = cluster.get("validatingwebhookconfiguration", "istiod-default-validator")
+    assert validator["webhooks"][0]["clientConfig"]["service"]["name"] == "istiod-1-30-4-b"
+
+    # 4. Remove the old revision: only deletions (its istiod), the tags stay.
+    done = edit_control_plane(lambda mesh: mesh["controlPlane"]["revisions"].pop("1-30-4"))
+    assert {op for op, _ in done} == {"delete"}, done
+    assert not cluster.exists("deployment", "istiod-1-30-4", "-n", "istio-system")
+    assert mwc("istio-revision-tag-stable")["metadata"]["uid"] == stable_uid
+    assert changes(stack.preview().change_summary) == {}
+
+
 def test_destroy_leaves_no_object_of_ours_in_the_cluster(deployed, cluster):
     stack = deployed["stack"]
     resources = stack.export_stack().deployment["resources"]
@@ -382,10 +526,15 @@ def test_destroy_leaves_no_object_of_ours_in_the_cluster(deployed, cluster):
     kept = {key: meta for key, meta in left.items()
             if key.startswith("customresourcedefinition.") and key.endswith(".istio.io")
             and meta.get("annotations", {}).get("helm.sh/resource-policy") == "keep"}
-    assert {key: meta for key, meta in left.items() if key not in kept} == {}
+    assert {key: meta for key, meta in left.items() if key not in kept} == {"namespace/shop": left["namespace/shop"]}
     assert len(kept) == 15
-    for namespace in ("shop", "istio-system", "istio-ingress"):
+    for namespace in ("istio-system", "istio-ingress"):
         assert not cluster.exists("namespace", namespace), namespace
+    # Workload namespaces are retained (README "Destroy"): the workloads in them are not the mesh's.
+    assert cluster.exists("namespace", "shop")
+    assert not [kind for kind in ("virtualservices", "destinationrules", "authorizationpolicies")
+                if cluster.get(kind, "-n", "shop")["items"]]
+    cluster.kubectl("delete", "namespace", "shop", "--wait=false")
     # The README's command removes them.
     cluster.kubectl("delete", "crd", "-l", "app.kubernetes.io/part-of=istio", "--wait=true")
     assert not [c for c in cluster.get("crd")["items"] if c["metadata"]["name"].endswith("istio.io")]

@@ -135,8 +135,22 @@ def test_helm_charts_from_a_local_path_run_through_the_engine(project, tmp_path)
     kiali = json.loads(values["kiali-values"]["data"]["values.json"])
     assert kiali["external_services"]["prometheus"]["url"].startswith("http://prometheus.")
     kinds = {m["kind"] for m in objects}
-    assert {"Namespace", "PeerAuthentication", "AuthorizationPolicy", "Telemetry", "Secret"} <= kinds
-    # Render mode writes Secrets in plain text: the README says so. The value came from secret config.
+    assert {"Namespace", "PeerAuthentication", "AuthorizationPolicy", "Telemetry"} <= kinds
+    # Secrets from secret config are not rendered by default (a file would hold them in base64); the preview says
+    # which one to create and how.
+    assert "Secret" not in kinds
+    assert "integration-password" not in "".join(p.read_text() for p in (project / "out" / "charts").rglob("*.yaml"))
+    assert "Secret istio-system/grafana-admin is not rendered" in up.stdout
+    assert "kubectl create secret generic grafana-admin -n istio-system" in up.stdout
+
+    # Asked for (cluster.renderSecrets), the Secret is written, with a warning that says so.
+    stack_file = project / "stacks" / "Pulumi.charts.yaml"
+    document = yaml.safe_load(stack_file.read_text())  # now also holds the encrypted password and its salt
+    document["config"]["mesh-rollout:cluster"]["renderSecrets"] = True
+    stack_file.write_text(yaml.safe_dump(document))
+    up = stack.up()
+    assert "grafanaAdminPassword will be written to out/charts in base64" in up.stdout
+    objects = rendered_objects(project / "out" / "charts")
     secret = next(m for m in objects if m["kind"] == "Secret")
     import base64
     assert base64.b64decode(secret["data"]["admin-password"]).decode() == "integration-password"
