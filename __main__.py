@@ -5,11 +5,18 @@ import sys
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import Mesh, MeshArgs
-from components.mesh import preflight
-from components.plan import GRAFANA_PASSWORD_CONFIG
-from components.spec import (
-    CLUSTER_KEY, CONFIG_KEY, MESH_FILE_KEY, ClusterSpec, ConfigError, mesh_data, parse_cluster, parse_mesh,
+from mesh_rollout import Mesh, MeshArgs
+from mesh_rollout.mesh import preflight
+from mesh_rollout.plan import GRAFANA_PASSWORD_CONFIG
+from mesh_rollout.spec import (
+    CLUSTER_KEY,
+    CONFIG_KEY,
+    MESH_FILE_KEY,
+    ClusterSpec,
+    ConfigError,
+    mesh_data,
+    parse_cluster,
+    parse_mesh,
 )
 
 
@@ -49,10 +56,10 @@ def main() -> None:
     mesh = Mesh("mesh", MeshArgs(spec=spec, provider=provider_for(cluster), secrets=secrets,
                                  nodeless=cluster.nodeless,
                                  omit_secrets=cluster.render_dir is not None and not cluster.render_secrets))
-    pulumi.export("revision", mesh.control_plane.revision)
-    pulumi.export("hosts", mesh.traffic.hosts)
-    pulumi.export("urls", mesh.observability.urls if mesh.observability else {})
-    # Rollout progress (python -m components.rollout writes it to the stack file; each of its ups publishes it here).
+    pulumi.export("revision", mesh.revision)
+    pulumi.export("hosts", mesh.hosts)
+    pulumi.export("urls", mesh.urls)
+    # Rollout progress (python -m mesh_rollout.rollout writes it to the stack file; each of its ups publishes it here).
     pulumi.export("rollout", config.get_object("rollout") or {})
 
 

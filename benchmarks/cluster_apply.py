@@ -33,22 +33,22 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
 
 import yaml
 
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import parse_mesh
+from mesh_rollout.versions import DEFAULT_ISTIO_VERSION
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from components.plan import plan  # noqa: E402
-from components.spec import parse_mesh  # noqa: E402
-from components.versions import DEFAULT_ISTIO_VERSION  # noqa: E402
-from plan_pipeline import mesh_config  # noqa: E402
+from plan_pipeline import mesh_config  # noqa: E402  (the script beside this one)
 
 BARE_PROGRAM = '''
 import json, pathlib
@@ -184,7 +184,7 @@ def planned_objects(config: dict) -> list[dict]:
 def pulumi_project(directory: Path, program: str | None) -> Path:
     directory.mkdir(parents=True)
     if program is None:  # ours: the repository's own program
-        for name in ("Pulumi.yaml", "__main__.py", "components"):
+        for name in ("Pulumi.yaml", "__main__.py"):  # mesh_rollout comes from the venv (editable install)
             source = ROOT / name
             (shutil.copytree if source.is_dir() else shutil.copy)(source, directory / name)
         (directory / "stacks").mkdir()
@@ -199,7 +199,8 @@ def write_ours_stack(project: Path, config: dict, kubeconfig: Path) -> None:
     # The mesh goes into a meshFile, as a large mesh must: the language host passes the whole stack config to the
     # program in one environment variable, and Linux refuses one over 128 KiB (1000 services: ~350 KB).
     (project / "mesh.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    document = {"config": {"mesh-rollout:cluster": {"kubeconfig": str(kubeconfig)}, "mesh-rollout:meshFile": "mesh.yaml"}}
+    document = {"config": {"mesh-rollout:cluster": {"kubeconfig": str(kubeconfig)},
+                           "mesh-rollout:meshFile": "mesh.yaml"}}
     (project / "stacks" / "Pulumi.bench.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
 

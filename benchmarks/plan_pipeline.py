@@ -22,12 +22,11 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from mesh_rollout.checks import run_checks
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import parse_mesh
 
-from components.checks import run_checks  # noqa: E402
-from components.plan import plan  # noqa: E402
-from components.spec import parse_mesh  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

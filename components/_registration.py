@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,18 +25,22 @@ class ConcernComponent(pulumi.ComponentResource):
     depend on the ones before it), so only keys within this concern are resolved here.
     """
 
+    plan: ConcernPlan
+    """What the component registers, as plain objects and releases (:mod:`mesh_rollout.plan`); not an output."""
+    resources: dict[str, pulumi.Resource]
+    """The registered children by plan key (``Kind/namespace/name`` or release name); not an output."""
+
     def __init__(
         self,
         type_token: str,
         name: str,
-        provider: Optional[k8s.Provider],
-        opts: Optional[pulumi.ResourceOptions],
+        provider: k8s.Provider | None,
+        opts: pulumi.ResourceOptions | None,
     ):
         super().__init__(type_token, name, None, opts)
         self._name = name
         self._provider = provider
-        #: Registered children by plan key (``Kind/namespace/name`` or release name).
-        self.resources: dict[str, pulumi.Resource] = {}
+        self.resources = {}
 
     def _opts(self, depends_on: Sequence[str]) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(
@@ -44,7 +49,7 @@ class ConcernComponent(pulumi.ComponentResource):
             depends_on=[self.resources[key] for key in depends_on if key in self.resources],
         )
 
-    def _register(self, plan: ConcernPlan, secret_values: Optional[Mapping[str, pulumi.Input[str]]] = None) -> None:
+    def _register(self, plan: ConcernPlan, secret_values: Mapping[str, pulumi.Input[str]] | None = None) -> None:
         """Register everything in ``plan``: namespaces first, secrets, releases, then the other objects."""
         namespaces = [item for item in plan.objects if item.kind == "Namespace"]
         others = [item for item in plan.objects if item.kind != "Namespace"]

@@ -4,7 +4,8 @@ same path-precise errors and the same checks ``Mesh`` gives, from plain dicts or
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import pulumi
 import pydantic
@@ -55,9 +56,9 @@ def check_component(spec: MeshSpec, scope: frozenset[str], paths: Mapping[str, s
     return warnings(found)
 
 
-def log_warnings(found: list[Finding], resource: Optional[pulumi.Resource]) -> None:
+def log_warnings(found: list[Finding], resource: pulumi.Resource | None) -> None:
     for item in found:
         pulumi.log.warn(str(item), resource=resource)
 
 
-__all__ = ["Problem", "check_component", "coerce", "log_warnings", "partial_mesh"]
+__all__ = ("Problem", "check_component", "coerce", "log_warnings", "partial_mesh")

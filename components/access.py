@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,15 +22,15 @@ class AccessArgs:
     """Inputs of :class:`Access`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Services with their ``access.allowFrom`` callers.
-    services: Mapping[str, Union[ServiceSpec, Mapping[str, Any]]]
+    services: Mapping[str, ServiceSpec | Mapping[str, Any]]
     #: Namespaces (``defaultDeny``, ambient waypoints).
-    namespaces: Mapping[str, Union[NamespaceSpec, Mapping[str, Any]]] = field(default_factory=dict)
+    namespaces: Mapping[str, NamespaceSpec | Mapping[str, Any]] = field(default_factory=dict)
     #: Mesh trust domain, the first part of every principal.
     trust_domain: str = "cluster.local"
     #: Gateways whose service accounts may reach the services they expose.
-    gateways: Mapping[str, Union[GatewaySpec, Mapping[str, Any]]] = field(default_factory=dict)
+    gateways: Mapping[str, GatewaySpec | Mapping[str, Any]] = field(default_factory=dict)
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -41,7 +42,12 @@ class Access(ConcernComponent):
     rules without a proxy that can enforce them…) before registering anything.
     """
 
-    def __init__(self, name: str, args: AccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    policies: pulumi.Output[list[str]]
+    """Every AuthorizationPolicy the component registers, as ``namespace/name``: the ALLOW policy of each service
+    with ``access.allowFrom`` (``shop/payment-allow``), then the DENY-by-default policy of each namespace with
+    ``defaultDeny`` (``shop/default-deny``)."""
+
+    def __init__(self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None):
         services = coerce(dict[DnsLabel, ServiceSpec], args.services, "services")
         namespaces = coerce(dict[DnsLabel, NamespaceSpec], args.namespaces, "namespaces")
         gateways = coerce(dict[DnsLabel, GatewaySpec], args.gateways, "gateways")
@@ -57,4 +63,7 @@ class Access(ConcernComponent):
         log_warnings(found, self)
         self.plan = plan_access(services, namespaces, args.trust_domain, gateways)
         self._register(self.plan)
-        self.register_outputs({"policies": [item.key for item in self.plan.objects]})
+        self.policies = pulumi.Output.from_input(
+            [f"{item.manifest['metadata']['namespace']}/{item.manifest['metadata']['name']}"
+             for item in self.plan.objects if item.kind == "AuthorizationPolicy"])
+        self.register_outputs({"policies": self.policies})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,13 +21,13 @@ class ControlPlaneArgs:
     """Inputs of :class:`ControlPlane`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Version, revision, chart source, HA, meshConfig and gateways. ``install: false`` registers nothing.
-    spec: Union[ControlPlaneSpec, Mapping[str, Any]]
+    spec: ControlPlaneSpec | Mapping[str, Any]
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     #: Trust domain written into meshConfig (must match the principals AuthorizationPolicies use).
     trust_domain: str = "cluster.local"
     #: Tracing extension provider for meshConfig (the Jaeger collector), if any.
-    tracing: Optional[TracingProvider] = None
+    tracing: TracingProvider | None = None
     #: Namespaces owned elsewhere (e.g. by :class:`Injection`), so they are not created twice.
     managed_namespaces: frozenset[str] = field(default_factory=frozenset)
     #: The cluster runs no pods (``ClusterSpec.nodeless``): charts skip readiness waits, webhooks fail open.
@@ -38,7 +39,18 @@ class ControlPlaneArgs:
 class ControlPlane(ConcernComponent):
     """Installs Istio from its official charts in order, each chart waiting for the one before it."""
 
-    def __init__(self, name: str, args: ControlPlaneArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    revision: pulumi.Output[str]
+    """The default revision: the one the cluster-wide validation webhook and ``defaultRevision`` name."""
+    revisions: pulumi.Output[list[str]]
+    """Every installed revision, oldest version first."""
+    revision_tags: pulumi.Output[dict[str, str]]
+    """What each revision tag points at (tag -> revision)."""
+    namespace: pulumi.Output[str]
+    """The control plane's namespace."""
+    releases: pulumi.Output[list[str]]
+    """The Helm releases installed, in installation order (none with ``install: false``)."""
+
+    def __init__(self, name: str, args: ControlPlaneArgs, opts: pulumi.ResourceOptions | None = None):
         spec = coerce(ControlPlaneSpec, args.spec, "spec")
         found = [] if args.checked else check_component(
             partial_mesh({"controlPlane": spec}), CONTROL_PLANE, {"mesh.controlPlane": "spec"})
@@ -47,16 +59,15 @@ class ControlPlane(ConcernComponent):
         self.plan = plan_control_plane(spec, args.trust_domain, args.tracing, args.managed_namespaces,
                                        args.nodeless)
         self._register(self.plan)
-        #: The default revision (the one the cluster-wide validation webhook and defaultRevision name).
         self.revision = pulumi.Output.from_input(spec.revision_name)
-        #: Every installed revision, oldest version first, and what each revision tag points at.
         self.revisions = pulumi.Output.from_input(list(spec.installed_revisions))
-        self.revision_tags = pulumi.Output.from_input(spec.tag_targets)
+        self.revision_tags = pulumi.Output.from_input(dict(spec.tag_targets))
         self.namespace = pulumi.Output.from_input(spec.namespace)
+        self.releases = pulumi.Output.from_input([release.key for release in self.plan.releases])
         self.register_outputs({
             "revision": self.revision,
             "revisions": self.revisions,
             "revisionTags": self.revision_tags,
             "namespace": self.namespace,
-            "releases": [release.key for release in self.plan.releases],
+            "releases": self.releases,
         })

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -11,7 +12,7 @@ import pulumi_kubernetes as k8s
 from ._registration import ConcernComponent
 from ._validation import check_component, coerce, log_warnings, partial_mesh
 from .checks.scopes import INJECTION
-from .plan import plan_injection
+from .plan import enrollment_labels, plan_injection
 from .spec import NamespaceSpec
 from .spec.base import DnsLabel
 
@@ -21,11 +22,11 @@ class InjectionArgs:
     """Inputs of :class:`Injection`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Namespaces by name: mode (sidecar, ambient, none), revision, create or patch, extra labels, waypoint.
-    namespaces: Mapping[str, Union[NamespaceSpec, Mapping[str, Any]]]
+    namespaces: Mapping[str, NamespaceSpec | Mapping[str, Any]]
     #: Revision or revision tag sidecar namespaces get when they do not name one.
     default_revision: str
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -33,7 +34,14 @@ class InjectionArgs:
 class Injection(ConcernComponent):
     """Creates (or labels existing) namespaces with exactly one injection label each, and ambient waypoints."""
 
-    def __init__(self, name: str, args: InjectionArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    namespaces: pulumi.Output[list[str]]
+    """The enrolled namespaces (created, or existing ones labelled), sorted by name."""
+    injection_labels: pulumi.Output[dict[str, dict[str, str]]]
+    """Per namespace the labels that enrol it: ``istio.io/rev`` (sidecars, the revision or tag),
+    ``istio.io/dataplane-mode: ambient`` (with ``istio.io/use-waypoint`` when it has a waypoint) or
+    ``istio-injection: disabled``."""
+
+    def __init__(self, name: str, args: InjectionArgs, opts: pulumi.ResourceOptions | None = None):
         namespaces = coerce(dict[DnsLabel, NamespaceSpec], args.namespaces, "namespaces")
         default_revision = coerce(DnsLabel, args.default_revision, "defaultRevision")
         found = [] if args.checked else check_component(
@@ -42,4 +50,7 @@ class Injection(ConcernComponent):
         log_warnings(found, self)
         self.plan = plan_injection(namespaces, default_revision)
         self._register(self.plan)
-        self.register_outputs({"namespaces": sorted(namespaces)})
+        self.namespaces = pulumi.Output.from_input(sorted(namespaces))
+        self.injection_labels = pulumi.Output.from_input(
+            {name: enrollment_labels(namespace, default_revision) for name, namespace in sorted(namespaces.items())})
+        self.register_outputs({"namespaces": self.namespaces, "injectionLabels": self.injection_labels})

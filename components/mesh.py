@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,11 +24,11 @@ from .traffic import Traffic, TrafficArgs
 class MeshArgs:
     """Inputs of :class:`Mesh`."""
 
-    #: The mesh configuration: a :class:`MeshSpec` (``components.spec.parse_mesh`` builds one from stack config) or
+    #: The mesh configuration: a :class:`MeshSpec` (``mesh_rollout.spec.parse_mesh`` builds one from stack config) or
     #: the same plain data a stack file holds (camelCase keys), validated here.
-    spec: Union[MeshSpec, Mapping[str, Any]]
+    spec: MeshSpec | Mapping[str, Any]
     #: Kubernetes provider for every resource: a cluster's, or one in render mode (``render_yaml_to_directory``).
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     #: Secret config values by key (e.g. ``grafanaAdminPassword``); they stay secret outputs.
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     #: The cluster runs no pods (``ClusterSpec.nodeless``, e.g. scripts/cluster.sh): nothing waits for workloads to
@@ -57,11 +58,39 @@ def preflight(spec: MeshSpec, secrets: Mapping[str, object], omit_secrets: bool 
 class Mesh(pulumi.ComponentResource):
     """Control plane, then namespaces, then mTLS, traffic and access policies, then observability.
 
-    Cross-resource checks run first: any error raises :class:`components.spec.ConfigError` before a single resource
+    Cross-resource checks run first: any error raises :class:`mesh_rollout.spec.ConfigError` before a single resource
     (this component included) is registered; warnings are logged.
     """
 
-    def __init__(self, name: str, args: MeshArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    root_namespace: pulumi.Output[str]
+    """Istio's root namespace (the control plane's), where mesh-wide policies live. The policy pack reads it."""
+    production: pulumi.Output[bool]
+    """Whether the stack is production (stricter checks; the policy pack's production rules apply)."""
+    environment: pulumi.Output[str]
+    """The environment's name (``environment``)."""
+    revision: pulumi.Output[str]
+    """The control plane's default revision."""
+    namespaces: pulumi.Output[list[str]]
+    """The namespaces enrolled in the mesh (``namespaces``), sorted by name."""
+    hosts: pulumi.Output[dict[str, str]]
+    """The host of every routed service, by service name (:attr:`Traffic.hosts`)."""
+    urls: pulumi.Output[dict[str, str | None]]
+    """Where the add-ons answer (:attr:`Observability.urls`); empty without ``observability``."""
+
+    control_plane: ControlPlane
+    """Istio's charts (the first child)."""
+    injection: Injection
+    """Namespace enrollment."""
+    mutual_tls: MutualTls
+    """PeerAuthentications."""
+    traffic: Traffic
+    """Gateways, DestinationRules and VirtualServices."""
+    access: Access
+    """AuthorizationPolicies."""
+    observability: Observability | None
+    """The add-ons and Telemetry; ``None`` when ``observability`` is null."""
+
+    def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None):
         spec = args.spec if isinstance(args.spec, MeshSpec) else parse_mesh(args.spec)
         found_warnings = preflight(spec, args.secrets, args.omit_secrets)
         super().__init__("mesh-rollout:index:Mesh", name, None, opts)
@@ -118,14 +147,22 @@ class Mesh(pulumi.ComponentResource):
                 ),
                 child(*istio_ready),
             )
+        self.root_namespace = pulumi.Output.from_input(spec.root_namespace)
+        self.production = pulumi.Output.from_input(spec.production)
+        self.environment = pulumi.Output.from_input(spec.environment)
+        self.revision = self.control_plane.revision
+        self.namespaces = pulumi.Output.from_input(sorted(spec.namespaces))
+        self.hosts = self.traffic.hosts
+        no_urls: dict[str, str | None] = {}
+        self.urls = self.observability.urls if self.observability else pulumi.Output.from_input(no_urls)
         self.register_outputs({
             # The policy pack reads these three (policy/rules.py mesh_context): its rules follow the stack's root
             # namespace and environment.
-            "rootNamespace": spec.root_namespace,
-            "production": spec.production,
-            "environment": spec.environment,
-            "revision": self.control_plane.revision,
-            "namespaces": sorted(spec.namespaces),
-            "hosts": self.traffic.hosts,
-            "urls": self.observability.urls if self.observability else {},
+            "rootNamespace": self.root_namespace,
+            "production": self.production,
+            "environment": self.environment,
+            "revision": self.revision,
+            "namespaces": self.namespaces,
+            "hosts": self.hosts,
+            "urls": self.urls,
         })

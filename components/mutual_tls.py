@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,13 +22,13 @@ class MutualTlsArgs:
     """Inputs of :class:`MutualTls`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Mesh-wide mode plus namespace and workload exceptions.
-    mtls: Union[MtlsSpec, Mapping[str, Any]]
+    mtls: MtlsSpec | Mapping[str, Any]
     #: Services whose workload labels the workload exceptions select.
-    services: Mapping[str, Union[ServiceSpec, Mapping[str, Any]]] = field(default_factory=dict)
+    services: Mapping[str, ServiceSpec | Mapping[str, Any]] = field(default_factory=dict)
     #: Istio's root namespace, where the mesh-wide policy lives.
     root_namespace: str = "istio-system"
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -35,7 +36,12 @@ class MutualTlsArgs:
 class MutualTls(ConcernComponent):
     """PeerAuthentications: the mesh-wide default, then the exceptions."""
 
-    def __init__(self, name: str, args: MutualTlsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    mode: pulumi.Output[str]
+    """The mesh-wide mode: ``STRICT``, ``PERMISSIVE``, ``DISABLE`` or ``UNSET``."""
+    root_namespace: pulumi.Output[str]
+    """Istio's root namespace, where the mesh-wide PeerAuthentication lives (the policy pack reads it)."""
+
+    def __init__(self, name: str, args: MutualTlsArgs, opts: pulumi.ResourceOptions | None = None):
         mtls = coerce(MtlsSpec, args.mtls, "mtls")
         services = coerce(dict[DnsLabel, ServiceSpec], args.services, "services")
         root_namespace = coerce(DnsLabel, args.root_namespace, "rootNamespace")
@@ -48,4 +54,6 @@ class MutualTls(ConcernComponent):
         self.plan = plan_mtls(mtls, services, root_namespace)
         self._register(self.plan)
         self.mode = pulumi.Output.from_input(mtls.mode.value)
-        self.register_outputs({"mode": self.mode, "rootNamespace": root_namespace})  # the policy pack reads both
+        self.root_namespace = pulumi.Output.from_input(root_namespace)
+        # The policy pack reads both (policy/rules.py mesh_context).
+        self.register_outputs({"mode": self.mode, "rootNamespace": self.root_namespace})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,7 +20,7 @@ class ObservabilityArgs:
     """Inputs of :class:`Observability`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Add-ons (chart or existing endpoint each), trace sampling and access logging.
-    spec: Union[ObservabilitySpec, Mapping[str, Any]]
+    spec: ObservabilitySpec | Mapping[str, Any]
     #: Istio's root namespace, where the mesh-wide Telemetry lives.
     root_namespace: str = "istio-system"
     #: Kubernetes DNS domain used in the add-ons' in-cluster URLs.
@@ -29,7 +30,7 @@ class ObservabilityArgs:
     #: Namespaces created elsewhere, not created again.
     existing_namespaces: frozenset[str] = field(default_factory=frozenset)
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     #: The cluster runs no pods (``ClusterSpec.nodeless``): nothing waits for the add-ons to become ready.
     nodeless: bool = False
     #: Leave out Secrets built from secret config (render mode without ``renderSecrets``: a rendered file would
@@ -40,7 +41,11 @@ class ObservabilityArgs:
 class Observability(ConcernComponent):
     """Charts in wiring order (Prometheus, Jaeger, Grafana, then Kiali pointed at all three) and Telemetry."""
 
-    def __init__(self, name: str, args: ObservabilityArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    urls: pulumi.Output[dict[str, str | None]]
+    """Where the ``prometheus``, ``grafana`` and ``jaeger`` (query UI) add-ons answer, installed or existing;
+    ``None`` for a disabled add-on."""
+
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         spec = coerce(ObservabilitySpec, args.spec, "spec")
         super().__init__("mesh-rollout:index:Observability", name, args.provider, opts)
         self.plan = plan_observability(spec, args.root_namespace, args.cluster_domain,
@@ -56,5 +61,7 @@ class Observability(ConcernComponent):
             self.plan.secrets = []
         self._register(self.plan, args.secrets)
         ends = endpoints(spec, args.cluster_domain)
-        self.urls = {"prometheus": ends.prometheus, "grafana": ends.grafana, "jaeger": ends.jaeger_query}
+        urls: dict[str, str | None] = {"prometheus": ends.prometheus, "grafana": ends.grafana,
+                                       "jaeger": ends.jaeger_query}
+        self.urls = pulumi.Output.from_input(urls)
         self.register_outputs({"urls": self.urls})

@@ -1,4 +1,4 @@
-"""What will this stack create? ``python -m components.show stacks/Pulumi.dev.yaml``
+"""What will this stack create? ``python -m mesh_rollout.show stacks/Pulumi.dev.yaml``
 
 Prints the plan of a stack file (Istio and Kubernetes objects, Helm releases with their values) as YAML, after the
 same validation and checks ``pulumi preview`` runs. No Pulumi engine, cluster or credentials needed.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import yaml
 
 from .checks import errors, run_checks
-from .plan import CONCERNS, plan
+from .plan import CONCERNS, MeshPlan, plan
 from .spec import CLUSTER_KEY, ConfigError, mesh_data, parse_cluster, parse_mesh, project_dir, read_stack_file
 
 
@@ -26,7 +26,7 @@ def stack_path(name_or_path: str) -> Path:
     return path
 
 
-def _summary(mesh_plan) -> str:
+def _summary(mesh_plan: MeshPlan) -> str:
     lines = []
     for name, concern in mesh_plan.concerns():
         kinds: dict[str, int] = {}
@@ -40,8 +40,8 @@ def _summary(mesh_plan) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.show", description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mesh_rollout.show", description=__doc__.splitlines()[0])
     parser.add_argument("stack_file", help="a stack name (dev) or a stack file (stacks/Pulumi.dev.yaml)")
     parser.add_argument("--concern", choices=CONCERNS, help="print only this concern")
     parser.add_argument("--summary", action="store_true", help="print counts per concern instead of objects")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,13 +22,13 @@ class TrafficArgs:
     """Inputs of :class:`Traffic`. Plain dicts (as in a stack file, camelCase keys) or models."""
 
     #: Services by name with their versions, routing, resilience, fault injection, mirroring and exposure.
-    services: Mapping[str, Union[ServiceSpec, Mapping[str, Any]]]
+    services: Mapping[str, ServiceSpec | Mapping[str, Any]]
     #: Gateways services may be exposed through (name -> spec), usually ``controlPlane.gateways``.
-    gateways: Mapping[str, Union[GatewaySpec, Mapping[str, Any]]] = field(default_factory=dict)
+    gateways: Mapping[str, GatewaySpec | Mapping[str, Any]] = field(default_factory=dict)
     #: Kubernetes DNS domain of service hosts.
     cluster_domain: str = "cluster.local"
     #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: Optional[k8s.Provider] = None
+    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -37,10 +38,14 @@ class Traffic(ConcernComponent):
     subsets it routes to, so a new subset exists before traffic is sent to it.
 
     Used on its own it validates its inputs and runs the traffic checks (undefined versions, weights, shadowed
-    matches, exposure…) before registering anything: errors raise :class:`components.spec.ConfigError`.
+    matches, exposure…) before registering anything: errors raise :class:`mesh_rollout.spec.ConfigError`.
     """
 
-    def __init__(self, name: str, args: TrafficArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    hosts: pulumi.Output[dict[str, str]]
+    """The host of every service the component routes (it has a DestinationRule or a VirtualService), by service
+    name, e.g. ``{"catalog": "catalog.shop.svc.cluster.local"}``."""
+
+    def __init__(self, name: str, args: TrafficArgs, opts: pulumi.ResourceOptions | None = None):
         services = coerce(dict[DnsLabel, ServiceSpec], args.services, "services")
         gateways = coerce(dict[DnsLabel, GatewaySpec], args.gateways, "gateways")
         cluster_domain = coerce(DomainName, args.cluster_domain, "clusterDomain")
@@ -52,12 +57,12 @@ class Traffic(ConcernComponent):
         log_warnings(found, self)
         self.plan = plan_traffic(services, gateways, cluster_domain)
         self._register(self.plan)
-        #: Host of every service this component routes (DestinationRule or VirtualService), by service name.
-        self.hosts: dict[str, str] = {}
+        hosts: dict[str, str] = {}
         for item in self.plan.objects:
             host = item.manifest["spec"].get("host") if item.kind == "DestinationRule" else None
             if item.kind == "VirtualService" and item.manifest["metadata"]["name"] in services:
                 host = item.manifest["spec"]["hosts"][0]
             if host is not None:
-                self.hosts.setdefault(item.manifest["metadata"]["name"], host)
+                hosts.setdefault(item.manifest["metadata"]["name"], host)
+        self.hosts = pulumi.Output.from_input(hosts)
         self.register_outputs({"hosts": self.hosts})

@@ -1,6 +1,6 @@
 """Policy pack: guard rails on the Istio objects any program (this one or one importing its components) registers.
 
-Run with ``pulumi preview --policy-pack policy/run-policy-pack``. The checks in ``components.checks`` see the typed
+Run with ``pulumi preview --policy-pack policy/run-policy-pack``. The checks in ``mesh_rollout.checks`` see the typed
 spec; these policies see the resources themselves, so they also hold for programs that use the components directly
 and for hand-written CustomResources next to ours.
 
@@ -13,16 +13,29 @@ config overrides both (``--policy-pack-config``, e.g. ``{"all": {}, "no-mesh-wid
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel, PolicyConfigSchema, PolicyPack, ReportViolation, ResourceValidationArgs,
-    ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
-
 from rules import (
-    ISTIO_GROUPS, MeshContext, fault_injection, legacy_api_version, mesh_context, mesh_wide_mtls_disabled,
-    weak_mtls, wildcard_allow, wildcard_principals,
+    ISTIO_GROUPS,
+    MeshContext,
+    fault_injection,
+    legacy_api_version,
+    mesh_context,
+    mesh_wide_mtls_disabled,
+    weak_mtls,
+    wildcard_allow,
+    wildcard_principals,
 )
 
 CONTEXT_SCHEMA = PolicyConfigSchema(properties={
@@ -31,7 +44,7 @@ CONTEXT_SCHEMA = PolicyConfigSchema(properties={
 })
 
 
-def _istio(props: Any) -> Optional[Mapping[str, Any]]:
+def _istio(props: Any) -> Mapping[str, Any] | None:
     """The object if the props are an Istio custom resource (typed or CustomResource), else None. (The policy
     runtime hands props as read-only mapping proxies, not dicts.)"""
     if isinstance(props, Mapping) and str(props.get("apiVersion", "")).split("/")[0] in ISTIO_GROUPS:

@@ -11,11 +11,10 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from mesh_rollout.checks import markdown_table
+from mesh_rollout.spec import reference
 
-from components.checks import markdown_table  # noqa: E402
-from components.spec import reference  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CHECKS_BEGIN, CHECKS_END = "<!-- BEGIN CHECKS TABLE -->", "<!-- END CHECKS TABLE -->"
 

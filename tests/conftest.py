@@ -8,8 +8,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The package under test is `mesh_rollout`, the venv's editable install of this checkout's components/ (pyproject.toml
+# maps the one onto the other; scripts/bootstrap.sh installs it). Not some other copy: a stale `pip install .` would
+# test old code.
+try:
+    import mesh_rollout
+except ImportError as error:  # pragma: no cover - a setup problem, not a test failure
+    pytest.exit(f"{error}: install this checkout into the venv: python -m pip install --no-deps -e {ROOT}",
+                returncode=4)
+if Path(mesh_rollout.__file__).resolve().parent != ROOT / "components":  # pragma: no cover
+    pytest.exit(f"mesh_rollout is imported from {mesh_rollout.__file__}, not from {ROOT / 'components'}: "
+                f"python -m pip install --no-deps -e {ROOT}", returncode=4)
 
 STACKS = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
 SCHEMA_FILE = ROOT.parent / "shared" / "schemas" / "istio" / "crds-1.30.3.yaml"

@@ -8,8 +8,9 @@ RegisterResource request; ``RecordingMonitor`` keeps that request's fields.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 from google.protobuf import json_format
@@ -19,7 +20,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 PROJECT = "mesh-rollout"
 #: The recorder of the most recent :func:`run_program`, also when the program failed.
-LAST: Optional["Recorder"] = None
+LAST: Recorder | None = None
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Registration:
         return _is_secret_envelope(node)
 
     @property
-    def kind(self) -> Optional[str]:
+    def kind(self) -> str | None:
         """Kubernetes kind for CustomResources and typed resources."""
         return self.inputs.get("kind") or self.type.rsplit(":", 1)[-1]
 
@@ -77,6 +78,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        #: What each component registered with ``register_outputs``, by URN (secrets unwrapped).
+        self.outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResourceOutputs(self, request):
+        self.outputs[request.urn] = rpc.deserialize_properties_unwrap_secrets(request.outputs)[0]
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -111,6 +118,10 @@ class Recorder:
     def registrations(self) -> list[Registration]:
         return self.monitor.registrations
 
+    def outputs_of(self, name: str) -> dict[str, Any]:
+        """What the component ``name`` registered with ``register_outputs``."""
+        return self.monitor.outputs[self.named(name).urn]
+
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
 
@@ -140,8 +151,8 @@ class Recorder:
         return objects
 
 
-def run_program(program: Callable[[], Any], config: Optional[dict[str, Any]] = None,
-                secret_keys: Optional[list[str]] = None, preview: bool = False, stack: str = "test") -> Recorder:
+def run_program(program: Callable[[], Any], config: dict[str, Any] | None = None,
+                secret_keys: list[str] | None = None, preview: bool = False, stack: str = "test") -> Recorder:
     """Run ``program`` under mocks with ``config`` (``mesh-rollout:`` keys, values JSON-encoded when structured)
     and wait for every registration to finish."""
     monitor = RecordingMonitor(EchoMocks())

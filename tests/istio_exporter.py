@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
 
 #: Istio's default buckets of istio_request_duration_milliseconds (ms).
 BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
@@ -47,7 +46,7 @@ class IstioExporter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._workloads: dict[tuple[str, str, str, str], _Workload] = {}
-        self._server: Optional[ThreadingHTTPServer] = None
+        self._server: ThreadingHTTPServer | None = None
         self.scrapes = 0
 
     # --- traffic
@@ -104,11 +103,11 @@ class IstioExporter:
 
     # --- server
 
-    def start(self) -> "IstioExporter":
+    def start(self) -> IstioExporter:
         exporter = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] != "/metrics":
                     self.send_error(404)
                     return

@@ -40,7 +40,7 @@ class IstioSchemas:
     validators: dict[tuple[str, str], jsonschema.Draft7Validator]
 
     @classmethod
-    def load(cls, path: Path) -> "IstioSchemas":
+    def load(cls, path: Path) -> IstioSchemas:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         validators = {}
         for document in yaml.load_all(path.read_text(), Loader=loader):

@@ -36,7 +36,7 @@ import copy
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -51,7 +51,7 @@ NAME_POOL = ("shop", "payment", "order", "catalog", "frontend", "edge", "legacy"
              "istio-ingress", "monitoring", "tracing", "a", "x1")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dns_labels(max_length: int = 63) -> st.SearchStrategy[str]:
     """Kubernetes DNS labels (lowercase, digits, '-'), realistic names first, up to ``max_length`` characters."""
     inner = max(max_length - 2, 0)
@@ -59,7 +59,7 @@ def dns_labels(max_length: int = 63) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from([n for n in NAME_POOL if len(n) <= max_length]), generated)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def unique_names(min_size: int = 0, max_size: int = 4, exclude: frozenset[str] = frozenset(),
                  max_length: int = 63) -> st.SearchStrategy[list[str]]:
     return st.lists(dns_labels(max_length).filter(lambda n: n not in exclude), min_size=min_size, max_size=max_size,
@@ -71,7 +71,7 @@ _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?"
 INJECTION_LABELS = ("istio-injection", "istio.io/rev", "istio.io/dataplane-mode")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def label_keys() -> st.SearchStrategy[str]:
     prefix = st.sampled_from(["", "example.com/", "app.kubernetes.io/", "team.corp.example/"])
     key = st.builds(lambda p, n: p + n, prefix, st.from_regex(_LABEL_NAME, fullmatch=True))
@@ -79,19 +79,19 @@ def label_keys() -> st.SearchStrategy[str]:
         lambda k: k not in INJECTION_LABELS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def label_values(allow_empty: bool = True) -> st.SearchStrategy[str]:
     values = st.one_of(st.sampled_from(["v1", "stable", "canary", "blue"]), st.from_regex(_LABEL_NAME, fullmatch=True))
     return st.one_of(st.just(""), values) if allow_empty else values
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def labels(min_size: int = 0, max_size: int = 3) -> st.SearchStrategy[dict[str, str]]:
     """Kubernetes labels (``min_size=1`` for selectors: an empty selector selects every workload)."""
     return st.dictionaries(label_keys(), label_values(), min_size=min_size, max_size=max_size)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def domain_labels(numeric: bool = True) -> st.SearchStrategy[str]:
     """Labels of a domain name: letters of either case, digits, '-', up to 63 characters; all-numeric ones too
     unless ``numeric`` is false (then digits with a letter or '-': ``3com``, ``0-1``)."""
@@ -104,7 +104,7 @@ def domain_labels(numeric: bool = True) -> st.SearchStrategy[str]:
                      st.from_regex(r"[a-zA-Z]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?", fullmatch=True))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def domains(max_length: int = 253) -> st.SearchStrategy[str]:
     """Domain names as Istio validates hosts, at least two labels, at most ``max_length`` characters. Any label
     may be all digits (``123.example.com``) but the last: Istio refuses an all-numeric top-level domain."""
@@ -138,7 +138,7 @@ def durations(draw, min_ms: int = 1, max_ms: int = MAX_DURATION_MS) -> tuple[str
     return draw(st.sampled_from(forms)), ms
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def percents() -> st.SearchStrategy[float]:
     """Fault and mirror percentages Istio accepts: 0, or 0.0001 (its precision) to 100."""
     return st.one_of(st.just(0), st.integers(1, 100), st.floats(0.0001, 100, allow_nan=False, allow_infinity=False),
@@ -148,7 +148,7 @@ def percents() -> st.SearchStrategy[float]:
 def split_weights(versions: list[str]) -> st.SearchStrategy[dict[str, int]]:
     """Integer weights over ``versions`` that add up to 100."""
     cuts = st.lists(st.integers(0, 100), min_size=len(versions) - 1, max_size=len(versions) - 1).map(sorted)
-    return cuts.map(lambda c: {v: hi - lo for v, lo, hi in zip(versions, [0, *c], [*c, 100])})
+    return cuts.map(lambda c: {v: hi - lo for v, lo, hi in zip(versions, [0, *c], [*c, 100], strict=True)})
 
 
 #: Header names the spec accepts: Istio's rule (RFC 7230 tokens, pseudo-headers, JWT claim routes).
@@ -164,7 +164,7 @@ _HEADER_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_siz
 MAX_REGEX_LENGTH = 1024
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def re2_regexes() -> st.SearchStrategy[str]:
     """Small regular expressions valid for RE2 and for Go's regexp (what istioctl compiles with)."""
     atoms = st.one_of(
@@ -202,7 +202,7 @@ def long_regexes(draw) -> str:
     return anchor + padding + small[len(anchor):]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def header_matches() -> st.SearchStrategy[dict[str, str]]:
     return st.one_of(
         _HEADER_TEXT.map(lambda v: {"exact": v}),
@@ -212,7 +212,7 @@ def header_matches() -> st.SearchStrategy[dict[str, str]]:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def uri_prefixes() -> st.SearchStrategy[str]:
     return st.from_regex(r"/([-a-zA-Z0-9_.~]{1,8}/?){0,3}", fullmatch=True)
 
@@ -222,7 +222,7 @@ HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CON
                 "X-CUSTOM")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def access_paths() -> st.SearchStrategy[str]:
     """AuthorizationPolicy paths: exact, prefix (``/api/*``), suffix (``*/health``), templates: segments that are
     ``{*}`` or a literal (RFC 3986 pchar), at most one ``{**}`` and no operator after it (``/v1/{*}/x``,
@@ -249,7 +249,7 @@ CONTROL_PLANE_RELEASES = ("istio-base", "istiod", "istio-cni", "ztunnel")
 MAX_CLUSTER_DOMAIN = 255 - len(".".join(["a" * 63, "a" * 63, "svc", ""]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def replica_counts() -> st.SearchStrategy[int]:
     """Replica counts: small ones mostly, up to int32."""
     return st.one_of(st.integers(1, 5), st.integers(1, INT32_MAX), st.just(INT32_MAX))
@@ -339,7 +339,7 @@ def _control_plane(draw) -> dict:
 
 
 @st.composite
-def _observability(draw, cluster_domain: str) -> Optional[dict]:
+def _observability(draw, cluster_domain: str) -> dict | None:
     if draw(st.integers(0, 4)) == 0:
         return None
     observability: dict[str, Any] = {}
@@ -385,10 +385,10 @@ def _observability(draw, cluster_domain: str) -> Optional[dict]:
             settings["collectorPort"] = draw(st.integers(1, 65535))
         if name == "grafana" and draw(st.booleans()):
             settings["dashboards"] = draw(st.dictionaries(dns_labels(20), st.integers(1, 20000), max_size=3))
-        if name == "kiali" and settings.get("url") is None and settings.get("enabled", True):
-            # Kiali installed by the stack reads Prometheus: it must not be disabled (the spec refuses that).
-            if observability.get("prometheus", {}).get("enabled") is False:
-                observability["prometheus"] = {}
+        # Kiali installed by the stack reads Prometheus: it must not be disabled (the spec refuses that).
+        if (name == "kiali" and settings.get("url") is None and settings.get("enabled", True)
+                and observability.get("prometheus", {}).get("enabled") is False):
+            observability["prometheus"] = {}
         if settings or draw(st.booleans()):
             observability[name] = settings
     return observability
@@ -757,9 +757,7 @@ class Corruption:
         def walk(node: Any, done: tuple, rest: list[str]) -> None:
             head, tail = rest[0], rest[1:]
             if not tail:
-                if isinstance(node, dict) and head not in ("*", "+"):
-                    found.append((*done, head))
-                elif isinstance(node, list) and head == "+":
+                if (isinstance(node, dict) and head not in ("*", "+")) or (isinstance(node, list) and head == "+"):
                     found.append((*done, head))
                 return
             if head == "*":
@@ -1061,7 +1059,7 @@ CONFIG_KEYS = ("controlPlane", "install", "charts", "url", "gateways", "namespac
                "samplingPercent", "selector", "tlsMode", "revision", "revisionTags", "highAvailability", "replicas")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def junk() -> st.SearchStrategy[Any]:
     """JSON-like values of any shape: unicode text, huge integers, NaN and infinities, nested lists and mappings."""
     scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**63 - 2, max_value=2**70),
@@ -1089,7 +1087,7 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 @st.composite
-def grafted_junk(draw, values: Optional[st.SearchStrategy[Any]] = None, replace_numbers: bool = False) -> dict:
+def grafted_junk(draw, values: st.SearchStrategy[Any] | None = None, replace_numbers: bool = False) -> dict:
     """A valid mesh in which one value (anywhere, at any depth) is replaced by ``values`` (default :func:`junk`);
     with ``replace_numbers``, one of its numbers (a weight, a port, a replica count…) when it has any."""
     mesh = draw(meshes(max_services=3))

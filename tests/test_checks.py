@@ -1,6 +1,6 @@
-"""Cross-resource checks (components.checks): every code trips on a bad config and stays quiet on the fixed one.
+"""Cross-resource checks (mesh_rollout.checks): every code trips on a bad config and stays quiet on the fixed one.
 
-Configs are plain dicts passed through ``components.spec.parse_mesh``, so the real parsing is exercised too.
+Configs are plain dicts passed through ``mesh_rollout.spec.parse_mesh``, so the real parsing is exercised too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.checks import (
+from mesh_rollout.checks import (
     CHECKS,
     Check,
     Finding,
@@ -26,9 +26,9 @@ from components.checks import (
     run_checks,
     warnings,
 )
-from components.checks.__main__ import main as checks_main
-from components.checks.registry import check as register_check
-from components.spec import ConfigError, Problem, parse_mesh
+from mesh_rollout.checks.__main__ import main as checks_main
+from mesh_rollout.checks.registry import check as register_check
+from mesh_rollout.spec import ConfigError, Problem, parse_mesh
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "checks.md"
@@ -372,7 +372,8 @@ ROLLOUT_CASES = [
          [(ERROR, "mesh.services.catalog.traffic.timeout")],
          mesh({"catalog": svc(traffic={"weightsManagedBy": "flagger"})})),
     Case("MR305", "MR305", mesh({"catalog": svc(versions={"stable": {}, "canary": {}},
-                                                traffic={"split": {"stable": 100}, "weightsManagedBy": "argo-rollouts"})}),
+                                                traffic={"split": {"stable": 100},
+                                                         "weightsManagedBy": "argo-rollouts"})}),
          [(ERROR, "mesh.services.catalog.traffic.split")],
          mesh({"catalog": svc(versions={"stable": {}, "canary": {}},
                               traffic={"split": {"stable": 100, "canary": 0}, "weightsManagedBy": "argo-rollouts"})})),
@@ -575,21 +576,28 @@ def test_run_checks_wants_the_typed_spec():
         run_checks(mesh())  # type: ignore[arg-type]
 
 
-def test_checks_run_without_pulumi():
-    """Importing and running the checks never imports Pulumi (CI and other tools run them without it)."""
+def test_the_pure_layers_import_no_pulumi():
+    """The spec, the checks and the plan never import Pulumi: they are pure functions over plain data. (The package's
+    ``__init__`` imports the component classes, so ``import mesh_rollout.checks`` does load Pulumi, a dependency
+    anyway; this runs the three layers under a bare package module to show they need none of it.)"""
     script = textwrap.dedent("""
-        import sys
+        import sys, types
         class NoPulumi:
             def find_spec(self, name, path=None, target=None):
                 if name == "pulumi" or name.startswith(("pulumi.", "pulumi_")):
                     raise ImportError("pulumi is blocked in this test")
         sys.meta_path.insert(0, NoPulumi())
-        from components.checks import run_checks
-        from components.spec import parse_mesh
+        package = types.ModuleType("mesh_rollout")
+        package.__path__ = [sys.argv[1]]
+        sys.modules["mesh_rollout"] = package  # the package without its __init__ (the component classes)
+        import mesh_rollout.plan
+        from mesh_rollout.checks import run_checks
+        from mesh_rollout.spec import parse_mesh
         spec = parse_mesh({"controlPlane": {"install": False}, "services": {"a": {"namespace": "x"}}})
         print([f.code for f in run_checks(spec)])
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", script, str(ROOT / "components")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['MR153']"
 
@@ -636,7 +644,7 @@ def doc_sections() -> dict[str, str]:
     """docs/checks.md split at ``<a id="mr…"></a>`` anchors: code → section text."""
     text = DOCS.read_text()
     parts = re.split(r'<a id="(mr\d{3})"></a>', text)
-    return {anchor.upper(): body for anchor, body in zip(parts[1::2], parts[2::2])}
+    return {anchor.upper(): body for anchor, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def test_docs_have_the_table_of_all_checks():

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from components.checks import CHECKS, Severity, run_checks
-from components.checks._facts import port_protocol
-from components.checks.control_plane import istiod_minimum_replicas
-from components.plan import mesh_tracing, plan
-from components.plan.control_plane import istiod_values
-from components.plan.observability import telemetry
-from components.spec import PortSpec, load_stack_file, parse_mesh
 from conftest import STACKS
+from mesh_rollout.checks import CHECKS, Severity, run_checks
+from mesh_rollout.checks._facts import port_protocol
+from mesh_rollout.checks.control_plane import istiod_minimum_replicas
+from mesh_rollout.plan import mesh_tracing, plan
+from mesh_rollout.plan.control_plane import istiod_values
+from mesh_rollout.plan.observability import telemetry
+from mesh_rollout.spec import PortSpec, load_stack_file, parse_mesh
 from test_checks import BETA, ERROR, INSTALLED, WARNING, Case, canary, found, mesh, run, svc
 
 ISTIO_CHARTS = Path.home() / ".cache" / "mesh-rollout" / "istio-1.30.4" / "charts"
@@ -476,6 +476,17 @@ def test_l7_rule_on_tcp_in_ambient_without_waypoint_is_mr160_only():
 ])
 def test_port_protocol_follows_istio(name, app_protocol, port, expected):
     assert port_protocol(PortSpec(port=port, name=name, app_protocol=app_protocol)) == expected
+
+
+def test_unknown_app_protocol_on_a_well_known_port_falls_back_to_tcp():
+    """MR181 says what Istio falls back to: plain TCP on a well-known port, protocol detection elsewhere. (The check
+    once called MR180's check function, which shadowed the ``port_protocol`` fact, so it never said TCP.)"""
+    messages = {f.path.rsplit(".", 2)[-2]: f.message for f in run_checks(parse_mesh(
+        mesh({"db": svc(ports=[{"port": 3306, "name": "mysql", "appProtocol": "web"},
+                               {"port": 8080, "name": "http", "appProtocol": "web"}])})))
+        if f.code == "MR181"}
+    assert "falls back to plain TCP (a well-known port)" in messages["0"]
+    assert "falls back to protocol detection" in messages["1"]
 
 
 # --- MR171, MR172, MR173: gateways ------------------------------------------------------------------------------

@@ -1,17 +1,34 @@
 """Each component under Pulumi's mocks: what it registers, with which parent, provider and ordering."""
 
+import ast
+import inspect
+import textwrap
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+import harness
 from conftest import shop_config
-from harness import run_program
-from components import (
-    Access, AccessArgs, ControlPlane, ControlPlaneArgs, Injection, InjectionArgs, MutualTls, MutualTlsArgs,
-    Observability, ObservabilityArgs, Traffic, TrafficArgs,
+from harness import run_program, wait
+from mesh_rollout import (
+    Access,
+    AccessArgs,
+    ControlPlane,
+    ControlPlaneArgs,
+    Injection,
+    InjectionArgs,
+    Mesh,
+    MeshArgs,
+    MutualTls,
+    MutualTlsArgs,
+    Observability,
+    ObservabilityArgs,
+    Traffic,
+    TrafficArgs,
 )
-from components.plan import object_key
-from components.spec import parse_mesh
+from mesh_rollout.plan import object_key
+from mesh_rollout.spec import ConfigError, parse_mesh
 
 CR = "kubernetes:networking.istio.io/v1:"
 
@@ -169,9 +186,6 @@ def test_missing_secret_value_is_a_clear_error():
 
 # --- each component used on its own, as a user's program would: plain data in, Mesh's errors and checks ---------
 
-import harness  # noqa: E402
-from components import Mesh, MeshArgs  # noqa: E402
-from components.spec import ConfigError  # noqa: E402
 
 
 def refused(program) -> list[str]:
@@ -269,4 +283,67 @@ def test_traffic_hosts_include_services_with_only_a_virtual_service():
     holder = {}
     services = {"order": {"namespace": "shop", "traffic": {"timeout": "5s"}}}
     run_program(lambda: holder.setdefault("t", Traffic("t", TrafficArgs(services=services))))
-    assert holder["t"].hosts == {"order": "order.shop.svc.cluster.local"}
+    assert wait(holder["t"].hosts) == {"order": "order.shop.svc.cluster.local"}
+
+
+# --- outputs ---------------------------------------------------------------------------------------------------
+
+def declared_outputs(component: type) -> dict[str, tuple[str, bool]]:
+    """The outputs a component class declares (``name: pulumi.Output[...]`` in its body), by the camelCase key it
+    registers them under: ``(attribute, has a docstring)``."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(component))).body[0].body
+    outputs = {}
+    for node, after in zip(body, [*body[1:], None], strict=True):
+        if isinstance(node, ast.AnnAssign) and ast.unparse(node.annotation).startswith("pulumi.Output["):
+            name = ast.unparse(node.target)
+            documented = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) \
+                and isinstance(after.value.value, str) and bool(after.value.value.strip())
+            outputs[name.split("_")[0] + "".join(part.title() for part in name.split("_")[1:])] = (name, documented)
+    return outputs
+
+
+COMPONENTS = (Mesh, ControlPlane, Injection, MutualTls, Traffic, Access, Observability)
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
+def test_every_output_is_declared_typed_documented_and_registered(component):
+    """Each declared output has a docstring, is an Output on the instance and is exactly what the component
+    registers (register_outputs), with the same value; nothing is registered that the class does not declare."""
+    declared = declared_outputs(component)
+    assert declared, f"{component.__name__} declares no outputs"
+    assert [attribute for attribute, documented in declared.values() if not documented] == []
+    holder: dict[str, Mesh] = {}
+    recorder = run_program(lambda: holder.setdefault("mesh", Mesh("mesh", MeshArgs(spec=spec_of()))))
+    mesh = holder["mesh"]
+    instance = {Mesh: mesh, ControlPlane: mesh.control_plane, Injection: mesh.injection,
+                MutualTls: mesh.mutual_tls, Traffic: mesh.traffic, Access: mesh.access,
+                Observability: mesh.observability}[component]
+    registered = recorder.outputs_of(instance._name if component is not Mesh else "mesh")
+    assert set(registered) == set(declared)
+    for key, (attribute, _) in declared.items():
+        value = getattr(instance, attribute)
+        assert isinstance(value, pulumi.Output), f"{component.__name__}.{attribute}"
+        assert wait(value) == registered[key], key
+
+
+def test_access_outputs_its_policy_names():
+    data = shop_config(namespaces={"shop": {"defaultDeny": True}})
+    holder = {}
+    run_program(lambda: holder.setdefault("a", Access("acl", AccessArgs(services=data["services"],
+                                                                         namespaces=data["namespaces"]))))
+    assert wait(holder["a"].policies) == ["shop/order-allow", "shop/payment-allow", "shop/default-deny"]
+
+
+def test_injection_outputs_the_namespaces_and_their_injection_labels():
+    namespaces = {"shop": {}, "mesh-ambient": {"mode": "ambient", "waypoint": True}, "legacy": {"mode": "none"},
+                  "canary": {"revision": "canary"}}
+    holder = {}
+    run_program(lambda: holder.setdefault("i", Injection("inj", InjectionArgs(namespaces=namespaces,
+                                                                              default_revision="stable"))))
+    assert wait(holder["i"].namespaces) == ["canary", "legacy", "mesh-ambient", "shop"]
+    assert wait(holder["i"].injection_labels) == {
+        "canary": {"istio.io/rev": "canary"},
+        "legacy": {"istio-injection": "disabled"},
+        "mesh-ambient": {"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint"},
+        "shop": {"istio.io/rev": "stable"},
+    }

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from components.checks import errors, run_checks
-from components.plan import plan
-from components.spec import parse_mesh
+from mesh_rollout.checks import errors, run_checks
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import parse_mesh
 
 README = (ROOT / "README.md").read_text()
 EXAMPLES = re.findall(r"```yaml\n# example: ([\w-]+)\n(.*?)```", README, re.S)

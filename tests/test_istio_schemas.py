@@ -3,8 +3,8 @@
 import pytest
 
 from conftest import STACKS, shop_config
-from components.plan import plan
-from components.spec import load_stack_file, parse_mesh
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import load_stack_file, parse_mesh
 
 
 def istio_objects(mesh_plan):

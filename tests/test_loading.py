@@ -9,11 +9,12 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from components.checks.__main__ import main as checks_main
-from components.show import main as show_main
-from components.spec import ConfigError, UnreadableFile, engine_yaml, load_stack_file, read_stack_file
+from mesh_rollout.checks.__main__ import main as checks_main
+from mesh_rollout.show import main as show_main
+from mesh_rollout.spec import ConfigError, UnreadableFile, engine_yaml, load_stack_file, read_stack_file
 from yaml_cases import ACCEPTED, REFUSED
 
 

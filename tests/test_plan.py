@@ -5,8 +5,8 @@ import copy
 import pytest
 
 from conftest import shop_config
-from components.plan import INJECTION_LABELS, plan
-from components.spec import parse_mesh
+from mesh_rollout.plan import INJECTION_LABELS, plan
+from mesh_rollout.spec import parse_mesh
 
 
 def build(data=None):

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from conftest import ROOT, STACKS
-from components.plan import plan
-from components.spec import load_stack_file
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import load_stack_file
 
 spec = importlib.util.spec_from_file_location("policy_rules", ROOT / "policy" / "rules.py")
 rules = importlib.util.module_from_spec(spec)

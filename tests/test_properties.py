@@ -23,16 +23,25 @@ import functools
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import PROPERTY_COUNTS, SCHEMA_FILE
+from mesh_rollout.checks import Severity, raise_for_errors, run_checks
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import ConfigError, parse_mesh
 from strategies import (
-    CONFIG_KEYS, CORRUPTIONS, VALID_RANGE_EDGES, Corruption, corrupted, empty_selector_exceptions, grafted_junk, junk,
-    meshes, valid_range_edges,
+    CONFIG_KEYS,
+    CORRUPTIONS,
+    VALID_RANGE_EDGES,
+    Corruption,
+    corrupted,
+    empty_selector_exceptions,
+    grafted_junk,
+    junk,
+    meshes,
+    valid_range_edges,
 )
-from components.checks import Severity, raise_for_errors, run_checks
-from components.plan import plan
-from components.spec import ConfigError, parse_mesh
 
 #: Corruption kinds refused so far (the summary says how many of all kinds ran).
 _KINDS: Counter = Counter()
@@ -44,7 +53,7 @@ def count(name: str, amount: int = 1) -> None:
     PROPERTY_COUNTS[name] = PROPERTY_COUNTS.get(name, 0) + amount
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_schemas(path):
     from schemas import IstioSchemas
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.checks import run_checks
-from components.plan import plan
-from components.spec import ConfigError, parse_mesh
+from mesh_rollout.checks import run_checks
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import ConfigError, parse_mesh
 
 CHARTS = {"url": "https://charts.example.com/istio"}
 

@@ -14,20 +14,41 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from components.checks import run_checks
-from components.rollout import (
-    Gate, Measurement, PrometheusClient, QueryResult, Start, Verdict, decide, gates_for, p99_query, plan_start,
-    promql_duration, remaining_steps, success_rate_query,
+from mesh_rollout.checks import run_checks
+from mesh_rollout.rollout import (
+    Gate,
+    Measurement,
+    PrometheusClient,
+    QueryResult,
+    Start,
+    Verdict,
+    decide,
+    gates_for,
+    p99_query,
+    plan_start,
+    promql_duration,
+    remaining_steps,
+    success_rate_query,
 )
-from components.rollout.driver import (
-    ENGINE_FAILED, INTERRUPTED, OK, REFUSED, ROLLED_BACK, USAGE, Deployed, EngineFailed, Options, Rollout,
+from mesh_rollout.rollout.driver import (
+    ENGINE_FAILED,
+    INTERRUPTED,
+    OK,
+    REFUSED,
+    ROLLED_BACK,
+    USAGE,
+    Deployed,
+    EngineFailed,
+    Options,
+    Rollout,
     StackLocked,
 )
-from components.rollout.stackfile import EditError, StackFiles, set_value
-from components.spec import ConfigError, RolloutSpec, engine_yaml, parse_mesh
+from mesh_rollout.rollout.stackfile import EditError, StackFiles, set_value
+from mesh_rollout.spec import ConfigError, RolloutSpec, engine_yaml, parse_mesh
 
 POLICY = {"canary": "v2", "stable": "v1", "steps": [5, 25, 50, 100], "soak": "2m",
           "gates": {"successRate": 0.99, "p99LatencyMs": 500}}
@@ -263,9 +284,9 @@ def test_where_a_rollout_starts():
 # --------------------------------------------------------------------------------------------- Prometheus client
 
 class _Canned(BaseHTTPRequestHandler):
-    answers: dict = {}
+    answers: ClassVar[dict] = {}
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         from urllib.parse import parse_qs, urlsplit
 
         query = parse_qs(urlsplit(self.path).query)["query"][0]
@@ -531,7 +552,7 @@ def test_a_healthy_canary_is_promoted_step_by_step_targeting_only_its_virtual_se
 
 
 def test_a_failing_gate_rolls_back_to_the_last_good_weights(stack):
-    status, out, err, engine, _ = rollout(stack, script=[GOOD, {"successRate": 0.8, "p99": 49.75}])
+    status, out, _, engine, _ = rollout(stack, script=[GOOD, {"successRate": 0.8, "p99": 49.75}])
     assert status == ROLLED_BACK
     assert [split for _, _, split in engine.ups] == [{"v1": 95, "v2": 5}, {"v1": 75, "v2": 25}, {"v1": 95, "v2": 5}]
     assert "step 2/4  v1=75 v2=25: applied, soak 2s: ROLLBACK (successRate 0.8000 < 0.99)" in out
@@ -594,7 +615,7 @@ def test_an_engine_failure_stops_with_the_split_restored(stack):
 
 
 def test_a_failed_rollback_is_loud(stack):
-    status, _, err, engine, _ = rollout(stack, engine=FakeEngine(stack, fail_at=3),
+    status, _, err, _, _ = rollout(stack, engine=FakeEngine(stack, fail_at=3),
                                         script=[GOOD, {"successRate": 0.5, "p99": 40.0}])
     assert status == ENGINE_FAILED
     assert err.startswith("ROLLBACK NOT DEPLOYED: catalog still runs v1=75 v2=25; the split in the stack file says "
@@ -631,7 +652,7 @@ def test_a_rollout_whose_process_died_resumes_after_its_last_completed_step(stac
     files.write_record("catalog", {"status": "running", "step": 2, "steps": 4, "weights": {"v1": 50, "v2": 50},
                                    "lastGood": {"v1": 75, "v2": 25}, "baseline": {"v1": 100, "v2": 0},
                                    "owner": "ci-runner:999999999", "message": "step 3/4: soaking"})
-    status, out, _, engine, _ = rollout(stack, script=[GOOD] * 2)
+    status, out, _, _, _ = rollout(stack, script=[GOOD] * 2)
     assert status == OK
     assert "resuming at step 3/4 from v1=75 v2=25 (previous run: step 3/4: soaking)" in out
     assert "step 1/4" not in out and "step 2/4" not in out
@@ -722,8 +743,7 @@ def test_nothing_to_do_when_the_canary_has_everything(stack):
 
 def _registered(config):
     from harness import run_program
-
-    from components import Traffic, TrafficArgs
+    from mesh_rollout import Traffic, TrafficArgs
 
     spec = parse_mesh(config)
     return run_program(lambda: Traffic("shop", TrafficArgs(services=spec.services)))
@@ -746,8 +766,8 @@ def test_without_a_controller_nothing_is_ignored():
 
 
 def test_flagger_services_get_no_virtual_service_even_from_a_program_that_skips_the_checks():
-    from components.plan import plan_traffic
-    from components.spec import ServiceSpec
+    from mesh_rollout.plan import plan_traffic
+    from mesh_rollout.spec import ServiceSpec
 
     service = ServiceSpec.model_validate({"namespace": "shop", "versions": {"v1": {}, "v2": {}},
                                           "traffic": {"split": {"v1": 90, "v2": 10}, "timeout": "5s",

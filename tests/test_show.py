@@ -1,4 +1,4 @@
-"""`python -m components.show`: what a stack file creates, without Pulumi."""
+"""`python -m mesh_rollout.show`: what a stack file creates, without Pulumi."""
 
 import subprocess
 import sys
@@ -6,12 +6,12 @@ import sys
 import yaml
 
 from conftest import ROOT
-from components.plan import plan
-from components.spec import load_stack_file
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import load_stack_file
 
 
 def show(*args):
-    return subprocess.run([sys.executable, "-m", "components.show", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "mesh_rollout.show", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
 
 

@@ -2,16 +2,16 @@
 bad configuration fails with the documented error before anything is registered."""
 
 import copy
-from pathlib import Path
 import runpy
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, STACKS
 import harness
+from conftest import ROOT, STACKS
 from harness import run_program
-from components.plan import object_key, plan
-from components.spec import load_stack_file, read_stack_file
+from mesh_rollout.plan import object_key, plan
+from mesh_rollout.spec import load_stack_file, read_stack_file
 
 PASSWORD = "not-a-real-password"
 

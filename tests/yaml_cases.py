@@ -1,7 +1,7 @@
 """YAML snippets where PyYAML (YAML 1.1) and the Pulumi engine (Go, YAML 1.2) disagree, or that the engine refuses.
 
 Each ACCEPTED case holds what the engine hands a program (observed with `pulumi config --json`); the unit tests
-check components.spec.engine_yaml against these values, tests/integration/test_engine_yaml.py checks the values
+check mesh_rollout.spec.engine_yaml against these values, tests/integration/test_engine_yaml.py checks the values
 against the real engine, so a wrong expectation here cannot hide.
 """
 

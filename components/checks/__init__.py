@@ -1,25 +1,32 @@
 """Cross-resource checks of a mesh, run on the typed spec before any resource is registered.
 
 Modelled on ``istioctl analyze`` (IST codes) and Kiali's validations, each check has a stable code (``MR…``)
-documented in ``docs/checks.md``. They are plain functions over a :class:`components.spec.MeshSpec`, usable
+documented in ``docs/checks.md``. They are plain functions over a :class:`mesh_rollout.spec.MeshSpec`, usable
 without Pulumi::
 
-    from components.checks import raise_for_errors, run_checks
-    from components.spec import load_stack_file
+    from mesh_rollout.checks import raise_for_errors, run_checks
+    from mesh_rollout.spec import load_stack_file
 
     findings = run_checks(load_stack_file("stacks/Pulumi.prod.yaml"))
     raise_for_errors(findings)          # ConfigError listing every error, with path and code
 
-or from a shell / CI job: ``python -m components.checks stacks/Pulumi.*.yaml``.
+or from a shell / CI job: ``python -m mesh_rollout.checks stacks/Pulumi.*.yaml``.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..spec import ConfigError, MeshSpec
-from . import control_plane, exposure, namespaces, revisions, security, traffic  # noqa: F401  (registers the checks)
-from . import rollout  # noqa: F401  (registers the rollout checks)
+from . import (  # noqa: F401  (registers the checks)
+    control_plane,
+    exposure,
+    namespaces,
+    revisions,
+    rollout,
+    security,
+    traffic,
+)
 from .registry import Check, Finding, Severity, registered, sort_key
 
 #: Every check, ordered by code.
@@ -29,7 +36,7 @@ CHECKS: tuple[Check, ...] = registered()
 def run_checks(spec: MeshSpec) -> list[Finding]:
     """All findings of all checks, sorted by path then code. Pure: reads the spec, registers nothing."""
     if not isinstance(spec, MeshSpec):
-        raise TypeError(f"run_checks takes a MeshSpec (components.spec.parse_mesh builds one), "
+        raise TypeError(f"run_checks takes a MeshSpec (mesh_rollout.spec.parse_mesh builds one), "
                         f"got {type(spec).__name__}")
     found = [item for each in CHECKS for item in each.run(spec)]
     return sorted(found, key=sort_key)
@@ -46,7 +53,7 @@ def warnings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def raise_for_errors(findings: Iterable[Finding]) -> None:
-    """Raise :class:`components.spec.ConfigError` listing every error finding (path, message, code); warnings are
+    """Raise :class:`mesh_rollout.spec.ConfigError` listing every error finding (path, message, code); warnings are
     ignored."""
     found = errors(findings)
     if found:
@@ -60,5 +67,5 @@ def markdown_table(link_prefix: str = "") -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHECKS", "Check", "Finding", "Severity", "errors", "markdown_table", "raise_for_errors", "run_checks",
-           "warnings"]
+__all__ = ("CHECKS", "Check", "Finding", "Severity", "errors", "markdown_table", "raise_for_errors", "run_checks",
+           "warnings")

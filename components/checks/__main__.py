@@ -1,4 +1,4 @@
-"""Run the mesh checks on stack files without Pulumi: ``python -m components.checks stacks/Pulumi.prod.yaml``.
+"""Run the mesh checks on stack files without Pulumi: ``python -m mesh_rollout.checks stacks/Pulumi.prod.yaml``.
 
 Exit status: 0 no errors (warnings allowed unless ``--strict``), 1 check errors (or warnings with ``--strict``),
 2 a stack file that does not parse. ``--table`` prints the checks table (Markdown) instead.
@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from ..spec import ConfigError, UnreadableFile, load_stack_file
 from . import errors, markdown_table, run_checks, warnings
 
 
-def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m components.checks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mesh_rollout.checks", description=__doc__.splitlines()[0])
     parser.add_argument("stacks", nargs="*", help="Pulumi.<stack>.yaml files (the mesh-rollout:mesh key is checked)")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.add_argument("--table", action="store_true", help="print the Markdown table of all checks and exit")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any
 
 from ..plan.naming import service_account
 from ..spec import MeshSpec, MtlsMode, PortSpec, ServiceSpec
 from .registry import path
 
-__all__ = ["HTTP_PROTOCOLS", "KUBERNETES_APP_PROTOCOLS", "VersionRef", "declared_protocol", "effective_mtls_mode",
-           "one_of", "port_protocol", "service_account", "version_refs", "yaml_map"]
+__all__ = ("HTTP_PROTOCOLS", "KUBERNETES_APP_PROTOCOLS", "VersionRef", "declared_protocol", "effective_mtls_mode",
+           "one_of", "port_protocol", "service_account", "version_refs", "yaml_map")
 
 #: What Istio reads from a port name prefix or an appProtocol, lower-cased (istio pkg/config/protocol ``Parse``).
 ISTIO_PROTOCOLS = {
@@ -25,7 +26,7 @@ WELL_KNOWN_TCP_PORTS = frozenset({25, 53, 3306, 27017})
 HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-Web", "HTTP_PROXY"})
 
 
-def declared_protocol(text: str, app_protocol: bool = False) -> Optional[str]:
+def declared_protocol(text: str, app_protocol: bool = False) -> str | None:
     """The Istio protocol a port name (or, with ``app_protocol``, an appProtocol) declares, or ``None``.
 
     As istio pkg/config/kube ``ConvertProtocol``: Kubernetes' ``kubernetes.io/…`` names (appProtocol only), then a
@@ -38,7 +39,7 @@ def declared_protocol(text: str, app_protocol: bool = False) -> Optional[str]:
     return ISTIO_PROTOCOLS.get(text.split("-", 1)[0].lower())
 
 
-def port_protocol(port: PortSpec) -> Optional[str]:
+def port_protocol(port: PortSpec) -> str | None:
     """The protocol Istio gives a service port, or ``None`` when it falls back to protocol detection.
 
     appProtocol wins when set (the port name is then not read at all), else the name; an undeclared protocol on a

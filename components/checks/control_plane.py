@@ -3,7 +3,8 @@ providers) against what the rest of the plan relies on."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..plan import mesh_tracing
 from ..plan.control_plane import istiod_values

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..plan.control_plane import gateway_values
 from ..plan.naming import gateway_selector_label
@@ -123,7 +124,7 @@ def gateway_chart_name(name: str, values: Mapping[str, Any]) -> str:
     return _helm_text(values.get("name")) if values.get("name") else name
 
 
-def gateway_pod_label(name: str, values: Mapping[str, Any]) -> tuple[str, Optional[str]]:
+def gateway_pod_label(name: str, values: Mapping[str, Any]) -> tuple[str, str | None]:
     """The ``istio`` label Istio's gateway chart puts on the pods, and the values key that decided it (``None`` for
     the chart default). ``labels.istio`` when given (even empty), else ``gateway.name`` without an ``istio-``
     prefix."""
@@ -133,7 +134,7 @@ def gateway_pod_label(name: str, values: Mapping[str, Any]) -> tuple[str, Option
     return gateway_chart_name(name, values).removeprefix("istio-"), "name" if values.get("name") else None
 
 
-def gateway_service_account(name: str, values: Mapping[str, Any]) -> tuple[str, Optional[str]]:
+def gateway_service_account(name: str, values: Mapping[str, Any]) -> tuple[str, str | None]:
     """The service account the gateway chart runs its pods as, and the values key that decided it."""
     account = _mapping(values.get("serviceAccount"))
     if account.get("name"):

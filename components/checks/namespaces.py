@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from ..plan.injection import INJECTION_LABELS, enrollment_labels
 from ..spec import DataplaneMode, MeshSpec, NamespaceSpec
@@ -32,7 +32,7 @@ def _effect(mode: DataplaneMode, label: str, value: str) -> str:
     return "the namespace carries injection labels that disagree"
 
 
-def _label_conflict(namespace: NamespaceSpec, label: str, value: str, enrollment: dict[str, str]) -> Optional[str]:
+def _label_conflict(namespace: NamespaceSpec, label: str, value: str, enrollment: dict[str, str]) -> str | None:
     """Why a user label among :data:`INJECTION_LABELS` conflicts with the namespace's mode, or ``None``."""
     mode = namespace.mode.value
     if label in enrollment:

@@ -1,14 +1,14 @@
 """The building blocks of the checks: severities, findings, the check registry and its decorator.
 
-Nothing here imports Pulumi: checks are plain functions over a :class:`components.spec.MeshSpec`.
+Nothing here imports Pulumi: checks are plain functions over a :class:`mesh_rollout.spec.MeshSpec`.
 """
 
 from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
 
 from ..spec import CONFIG_KEY, MeshSpec, Problem
 
@@ -35,7 +35,7 @@ class Finding:
         return f"{self.path}: {self.message} [{self.code}]"
 
     def as_problem(self) -> Problem:
-        """The finding as a :class:`components.spec.Problem` (for :class:`components.spec.ConfigError`)."""
+        """The finding as a :class:`mesh_rollout.spec.Problem` (for :class:`mesh_rollout.spec.ConfigError`)."""
         return Problem(path=self.path, message=self.message, code=self.code)
 
 
@@ -63,7 +63,7 @@ class Check:
         return f"docs/checks.md#{self.anchor}"
 
     def run(self, spec: MeshSpec) -> list[Finding]:
-        """This check alone: its findings, sorted like :func:`components.checks.run_checks` sorts them."""
+        """This check alone: its findings, sorted like :func:`mesh_rollout.checks.run_checks` sorts them."""
         found = list(self.function(spec))
         for item in found:
             if not isinstance(item, Finding) or item.code != self.code:
@@ -90,7 +90,7 @@ def check(code: str, title: str, severity: Severity) -> Callable[[CheckFunction]
     return register
 
 
-def finding(code: str, path: str, message: str, severity: Optional[Severity] = None) -> Finding:
+def finding(code: str, path: str, message: str, severity: Severity | None = None) -> Finding:
     """A finding of the registered check ``code``, with that check's severity unless one is given."""
     return Finding(code=code, severity=severity or _REGISTRY[code].severity, path=path, message=message)
 
@@ -112,7 +112,7 @@ def _segment_key(segment: str) -> tuple[int, int, str]:
     return (0, int(segment), "") if segment.isdigit() else (1, 0, segment)
 
 
-def sort_key(found: Finding) -> tuple:
+def sort_key(found: Finding) -> tuple[tuple[tuple[int, int, str], ...], str, str]:
     """Findings sort by path (segment by segment, list indexes numerically: ``allowFrom.2`` before
     ``allowFrom.10``), then code, then message, so the order never depends on dict or check order."""
     return (tuple(_segment_key(segment) for segment in found.path.split(".")), found.code, found.message)

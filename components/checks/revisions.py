@@ -3,7 +3,7 @@ point at, and how far apart the installed versions are."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..spec import MeshSpec
 from ..spec.control_plane import version_key

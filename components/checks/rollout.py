@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..plan.observability import endpoints
 from ..spec import MeshSpec, WeightsManager
 from .registry import Finding, Severity, check, finding, path
 
 
-def _one_of(names) -> str:
+def _one_of(names: Iterable[str]) -> str:
     return "one of " + ", ".join(sorted(names)) if names else "no versions at all"
 
 
@@ -69,7 +69,7 @@ def rollout_prometheus(spec: MeshSpec) -> Iterator[Finding]:
         if spec.observability is None or endpoints(spec.observability, spec.cluster_domain).prometheus is None:
             yield finding("MR303", path("services", name, "rollout", "prometheus"),
                           "the rollout has no Prometheus to query (observability.prometheus is off and "
-                          "rollout.prometheus is not set), so `python -m components.rollout` refuses to start; "
+                          "rollout.prometheus is not set), so `python -m mesh_rollout.rollout` refuses to start; "
                           "expected rollout.prometheus: http://<prometheus>:9090, got none")
 
 

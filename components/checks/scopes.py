@@ -7,7 +7,7 @@ that needs the missing part would report false problems there; each scope below 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..spec import MeshSpec
 from .registry import Finding, sort_key
@@ -31,7 +31,7 @@ SCOPES = {"Traffic": TRAFFIC, "Access": ACCESS, "MutualTls": MUTUAL_TLS, "Inject
 
 
 def run_scope(spec: MeshSpec, codes: Iterable[str]) -> list[Finding]:
-    """The findings of the checks ``codes`` only, sorted like :func:`components.checks.run_checks`."""
+    """The findings of the checks ``codes`` only, sorted like :func:`mesh_rollout.checks.run_checks`."""
     from . import CHECKS  # the registry is complete once the package is imported
 
     wanted = frozenset(codes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from ..plan.access import allow_policy
 from ..spec import Caller, DataplaneMode, GatewayKind, MeshSpec, MtlsMode, TlsMode
@@ -62,7 +62,7 @@ def _accounts_by_namespace(spec: MeshSpec) -> dict[str, set[str]]:
     return accounts
 
 
-def _caller_problem(spec: MeshSpec, caller: Caller, accounts_by_namespace: dict[str, set[str]]) -> Optional[str]:
+def _caller_problem(spec: MeshSpec, caller: Caller, accounts_by_namespace: dict[str, set[str]]) -> str | None:
     """Why no workload of this stack has the caller's identity, or ``None`` when one has."""
     for gateway_name, gateway in spec.control_plane.gateways.items():
         # The gateway chart runs as a service account named after the release (the gateway's name).
@@ -214,7 +214,7 @@ def l7_rule_on_tcp_service(spec: MeshSpec) -> Iterator[Finding]:
             continue  # MR160
         callers = service.access.allow_from or []
         l4 = {(c.namespace, c.service_account) for c in callers if not c.is_l7}
-        ports = ", ".join(f"{port.port} ({protocol})" for port, protocol in zip(service.ports, protocols))
+        ports = ", ".join(f"{port.port} ({protocol})" for port, protocol in zip(service.ports, protocols, strict=True))
         for index, caller in enumerate(callers):
             if not caller.is_l7:
                 continue
@@ -407,7 +407,8 @@ def mtls_exception_without_selector(spec: MeshSpec) -> Iterator[Finding]:
             yield finding("MR197", path("mtls", "workloads", name),
                           f"service {name} has selector {{}} and this exception sets no mode and no ports: its "
                           "PeerAuthentication selects every workload of the namespace and changes nothing; expected "
-                          f"a mode or ports, and services.{name}.selector holding the labels of {name}'s pods, got {{}}")
+                          f"a mode or ports, and services.{name}.selector holding the labels of {name}'s pods, "
+                          "got {}")
         else:
             yield finding("MR197", path("mtls", "workloads", name, "mode"),
                           f"service {name} has selector {{}}, so this exception selects every workload in namespace "

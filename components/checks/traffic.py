@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import re2
 
@@ -132,7 +132,7 @@ def identical_version_labels(spec: MeshSpec) -> Iterator[Finding]:
             blamed = explicit if len(explicit) < len(versions) else versions[1:]
             used = [v for v in versions if (name, v) in routed]
             severity = Severity.ERROR if len(used) >= 2 else Severity.WARNING
-            labels = _labels_text(dict(key))
+            labels_text = _labels_text(dict(key))
             for version in blamed:
                 others = ", ".join(v for v in versions if v != version)
                 effect = (f"traffic routed to {', '.join(used)} reaches the same pods whichever version it names, so "
@@ -140,13 +140,13 @@ def identical_version_labels(spec: MeshSpec) -> Iterator[Finding]:
                           f"pod, per-version metrics mean nothing)" if len(used) >= 2 else
                           "a route to one of them reaches the other's pods too")
                 yield finding("MR106", path("services", name, "versions", version, "labels"),
-                              f"version {version!r} selects the same pods as {others} (labels {labels}): their "
+                              f"version {version!r} selects the same pods as {others} (labels {labels_text}): their "
                               f"DestinationRule subsets are identical, and {effect}; expected labels that only "
-                              f"{version}'s pods carry (e.g. {{version: {version}}}), got {labels}",
+                              f"{version}'s pods carry (e.g. {{version: {version}}}), got {labels_text}",
                               severity=severity)
 
 
-def _pods(service: ServiceSpec, versions: Optional[frozenset[str]]) -> frozenset[str]:
+def _pods(service: ServiceSpec, versions: frozenset[str] | None) -> frozenset[str]:
     """The versions whose pods a destination reaches: ``None`` is the whole service (every version, or ``*`` when
     the service defines none)."""
     if versions is not None:
@@ -290,7 +290,7 @@ def percent_range(spec: MeshSpec) -> Iterator[Finding]:
     smallest percentage: it refuses anything finer, istio pkg/config/validation ``validatePercentage``)."""
     for name, service in spec.services.items():
         traffic = service.traffic
-        values = []
+        values: list[tuple[tuple[str, ...], float]] = []
         if traffic.fault is not None:
             if traffic.fault.delay is not None:
                 values.append((("fault", "delay", "percent"), traffic.fault.delay.percent))
@@ -333,7 +333,7 @@ def _names_protocol(name: str) -> bool:
 
 
 @check("MR180", "Port protocol not declared by name prefix or appProtocol", Severity.WARNING)
-def port_protocol(spec: MeshSpec) -> Iterator[Finding]:
+def undeclared_port_protocol(spec: MeshSpec) -> Iterator[Finding]:
     """A port with no ``appProtocol`` whose name is missing or has no protocol prefix Istio recognises."""
     for name, service in spec.services.items():
         for index, port in enumerate(service.ports):

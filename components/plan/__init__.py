@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ..spec import MeshSpec
 from .access import plan_access
 from .control_plane import TracingProvider, plan_control_plane
 from .injection import INJECTION_LABELS, enrollment_labels, plan_injection
 from .model import (
-    CONCERNS, ConcernPlan, HelmRelease, KubeObject, ManifestFile, MeshPlan, PlannedSecret, deep_merge, object_key,
+    CONCERNS,
+    ConcernPlan,
+    HelmRelease,
+    KubeObject,
+    ManifestFile,
+    MeshPlan,
+    PlannedSecret,
+    deep_merge,
+    object_key,
 )
 from .mtls import plan_mtls
 from .observability import GRAFANA_PASSWORD_CONFIG, UPSTREAM, endpoints, plan_observability
 from .traffic import plan_traffic
 
 
-def mesh_tracing(spec: MeshSpec) -> Optional[TracingProvider]:
+def mesh_tracing(spec: MeshSpec) -> TracingProvider | None:
     """The tracing provider istiod's meshConfig gets: the Jaeger collector, when observability has one."""
     return endpoints(spec.observability, spec.cluster_domain).tracing if spec.observability else None
 
@@ -57,9 +63,30 @@ def plan(spec: MeshSpec, nodeless: bool = False) -> MeshPlan:
     )
 
 
-__all__ = [
-    "CONCERNS", "ConcernPlan", "HelmRelease", "KubeObject", "ManifestFile", "MeshPlan", "PlannedSecret", "TracingProvider",
-    "GRAFANA_PASSWORD_CONFIG", "INJECTION_LABELS", "UPSTREAM", "deep_merge", "endpoints", "enrollment_labels",
-    "mesh_tracing", "namespaces_created_before_observability", "object_key", "plan", "required_secret_config", "plan_access", "plan_control_plane", "plan_injection", "plan_mtls", "plan_observability",
+__all__ = (
+    "CONCERNS",
+    "GRAFANA_PASSWORD_CONFIG",
+    "INJECTION_LABELS",
+    "UPSTREAM",
+    "ConcernPlan",
+    "HelmRelease",
+    "KubeObject",
+    "ManifestFile",
+    "MeshPlan",
+    "PlannedSecret",
+    "TracingProvider",
+    "deep_merge",
+    "endpoints",
+    "enrollment_labels",
+    "mesh_tracing",
+    "namespaces_created_before_observability",
+    "object_key",
+    "plan",
+    "plan_access",
+    "plan_control_plane",
+    "plan_injection",
+    "plan_mtls",
+    "plan_observability",
     "plan_traffic",
-]
+    "required_secret_config",
+)

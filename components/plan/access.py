@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..spec import DataplaneMode, GatewaySpec, NamespaceSpec, ServiceSpec
 from .model import ConcernPlan, KubeObject
@@ -11,13 +11,14 @@ from .naming import ISTIO_SECURITY, metadata, principal, workload_labels
 DEFAULT_DENY_NAME = "default-deny"
 
 
-def authorization_policy(name: str, namespace: str, spec: dict) -> dict:
+def authorization_policy(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     """An AuthorizationPolicy object."""
     return {"apiVersion": ISTIO_SECURITY, "kind": "AuthorizationPolicy", "metadata": metadata(name, namespace),
             "spec": spec}
 
 
-def _rules(name: str, service: ServiceSpec, trust_domain: str, gateways: dict[str, GatewaySpec]) -> list[dict]:
+def _rules(name: str, service: ServiceSpec, trust_domain: str,
+           gateways: dict[str, GatewaySpec]) -> list[dict[str, Any]]:
     callers = list(service.access.allow_from or [])
     l4 = [principal(trust_domain, c.namespace, c.service_account) for c in callers if not c.is_l7]
     if service.expose is not None and service.expose.gateway in gateways:
@@ -45,9 +46,9 @@ def _rules(name: str, service: ServiceSpec, trust_domain: str, gateways: dict[st
 
 
 def allow_policy(
-    name: str, service: ServiceSpec, trust_domain: str, namespace: Optional[NamespaceSpec],
+    name: str, service: ServiceSpec, trust_domain: str, namespace: NamespaceSpec | None,
     gateways: dict[str, GatewaySpec],
-) -> dict:
+) -> dict[str, Any]:
     """ALLOW policy for one service. With no rules it matches nothing, so every caller is denied."""
     spec: dict[str, Any] = {"action": "ALLOW"}
     if namespace is not None and namespace.mode is DataplaneMode.AMBIENT and namespace.waypoint:
@@ -63,7 +64,7 @@ def allow_policy(
 
 def plan_access(
     services: dict[str, ServiceSpec], namespaces: dict[str, NamespaceSpec], trust_domain: str = "cluster.local",
-    gateways: Optional[dict[str, GatewaySpec]] = None,
+    gateways: dict[str, GatewaySpec] | None = None,
 ) -> ConcernPlan:
     """Allow policies first, then default-deny: denying before allowing would cut live traffic during rollout."""
     gateways = gateways or {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 from ..spec import ChartRepository
 from .model import HelmRelease
@@ -12,7 +12,7 @@ from .model import HelmRelease
 def release(
     key: str,
     chart: str,
-    version: Optional[str],
+    version: str | None,
     source: ChartRepository,
     namespace: str,
     values: dict[str, Any],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from ..spec import ChartRepository, ControlPlaneSpec, GatewayKind, Resources
 from ..spec.control_plane import version_key
@@ -22,7 +22,7 @@ class TracingProvider:
     port: int
 
 
-def _resources(resources: Optional[Resources]) -> Optional[dict[str, Any]]:
+def _resources(resources: Resources | None) -> dict[str, Any] | None:
     return None if resources is None else prune(resources.model_dump())
 
 
@@ -50,8 +50,8 @@ def webhook_values(nodeless: bool) -> dict[str, Any]:
 
 
 def istiod_values(
-    control_plane: ControlPlaneSpec, trust_domain: str, tracing: Optional[TracingProvider], nodeless: bool = False,
-    revision: Optional[str] = None,
+    control_plane: ControlPlaneSpec, trust_domain: str, tracing: TracingProvider | None, nodeless: bool = False,
+    revision: str | None = None,
 ) -> dict[str, Any]:
     """Values of the istiod chart of one revision (default: the default revision): generated, then the control
     plane's ``istiodValues``, then the revision's own."""
@@ -98,7 +98,7 @@ def istiod_values(
 def gateway_values(name: str, control_plane: ControlPlaneSpec) -> dict[str, Any]:
     """Values of Istio's gateway chart for one gateway (user's ``values`` merged last)."""
     gateway = control_plane.gateways[name]
-    values = {
+    values: dict[str, Any] = {
         # The chart uses `image: auto`: the revision's (or tag's) injector fills in the proxy.
         "revision": control_plane.gateway_revision(name),
         "replicaCount": gateway.replicas,
@@ -118,7 +118,7 @@ def gateway_values(name: str, control_plane: ControlPlaneSpec) -> dict[str, Any]
 def plan_control_plane(
     control_plane: ControlPlaneSpec,
     trust_domain: str = "cluster.local",
-    tracing: Optional[TracingProvider] = None,
+    tracing: TracingProvider | None = None,
     managed_namespaces: frozenset[str] = frozenset(),
     nodeless: bool = False,
 ) -> ConcernPlan:
@@ -136,7 +136,7 @@ def plan_control_plane(
     revisions = control_plane.installed_revisions
     default = revisions[control_plane.revision_name]
 
-    namespaces = [ns] + sorted({gateway.namespace for gateway in control_plane.gateways.values()} - {ns})
+    namespaces = [ns, *sorted({gateway.namespace for gateway in control_plane.gateways.values()} - {ns})]
     for name in namespaces:
         if name not in managed_namespaces:
             plan.objects.append(namespace_object(name))
@@ -148,7 +148,7 @@ def plan_control_plane(
     }
 
     def add(key: str, chart: str, version: str, namespace: str, values: dict[str, Any], depends_on: tuple[str, ...],
-            chart_source: Optional[ChartRepository] = None, resource_key: Optional[str] = None) -> None:
+            chart_source: ChartRepository | None = None, resource_key: str | None = None) -> None:
         item = release(key, chart, version, chart_source or source, namespace, values, depends_on,
                        skip_await=nodeless)
         plan.releases.append(dataclasses.replace(item, resource_key=resource_key))

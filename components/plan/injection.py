@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..spec import DataplaneMode, NamespaceSpec
 from .model import ConcernPlan, KubeObject
 from .naming import GATEWAY_API, MANAGED_BY, metadata
@@ -9,6 +11,8 @@ from .naming import GATEWAY_API, MANAGED_BY, metadata
 #: Every label that selects how (or whether) a namespace's pods join the mesh.
 INJECTION_LABELS = ("istio-injection", "istio.io/rev", "istio.io/dataplane-mode")
 WAYPOINT_NAME = "waypoint"
+#: pulumi-kubernetes' per-object switch for server-side apply with force.
+FORCE_ANNOTATION = "pulumi.com/patchForce"
 
 
 def enrollment_labels(namespace: NamespaceSpec, default_revision: str) -> dict[str, str]:
@@ -23,7 +27,7 @@ def enrollment_labels(namespace: NamespaceSpec, default_revision: str) -> dict[s
     return {"istio-injection": "disabled"}
 
 
-def waypoint(namespace: str) -> dict:
+def waypoint(namespace: str) -> dict[str, Any]:
     """An ambient waypoint proxy for a namespace's services (Gateway API, class istio-waypoint)."""
     return {
         "apiVersion": GATEWAY_API,
@@ -44,7 +48,11 @@ def plan_injection(namespaces: dict[str, NamespaceSpec], default_revision: str) 
         labels = {**namespace.labels, **enrollment_labels(namespace, default_revision)}
         if namespace.create:
             labels = {**MANAGED_BY, **labels}
-        manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+        # The stack's enrollment labels win on the server (server-side apply with force): a Namespace the stack
+        # stopped creating is retained with its field manager, which would otherwise keep co-owning the labels and
+        # refuse every later change of them (create: true -> false -> true, then a revision change).
+        manifest = {"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": name, "labels": labels, "annotations": {FORCE_ANNOTATION: "true"}}}
         # Deleting a Namespace deletes every workload in it, and the workloads are not this stack's: when the stack
         # stops creating one (create: false, the namespace leaves the config, pulumi destroy) it stays in the
         # cluster, only forgotten by the stack.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from collections.abc import Iterator, Mapping
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any
 
 
 def object_key(manifest: Mapping[str, Any]) -> str:
@@ -27,7 +27,7 @@ class KubeObject:
     patch: bool = False
     #: Identity of the Pulumi resource when it must not follow :attr:`key` (an object that may move to another
     #: namespace, such as the mesh-wide PeerAuthentication: a move is then one replacement, new before old).
-    resource_key: Optional[str] = None
+    resource_key: str | None = None
     #: Leave the object in the cluster when the stack stops managing it (deletion only forgets it).
     retain_on_delete: bool = False
     #: Property paths whose changes Pulumi ignores after creation (``spec.http[*].route[*].weight``: fields an
@@ -42,7 +42,7 @@ class KubeObject:
     @property
     def kind(self) -> str:
         """The object's kind."""
-        return self.manifest["kind"]
+        return str(self.manifest["kind"])
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,9 @@ class HelmRelease:
     #: Chart reference: a chart name (with ``repository``), an ``oci://`` reference, or a local path.
     chart: str
     #: Chart version; ``None`` for local charts (the directory is the version).
-    version: Optional[str]
+    version: str | None
     #: Helm repository URL for chart names; ``None`` for OCI and local charts.
-    repository: Optional[str]
+    repository: str | None
     namespace: str
     values: dict[str, Any]
     depends_on: tuple[str, ...] = ()
@@ -67,7 +67,7 @@ class HelmRelease:
     #: Key the Pulumi names of the chart's objects derive from, when not :attr:`key`. Every istiod release shares
     #: one, so an object that moves from one revision's chart to another's (a revision tag's webhook) keeps its
     #: identity and is updated, never deleted after being created.
-    resource_key: Optional[str] = None
+    resource_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class MeshPlan:
         return [item for _, concern in self.concerns() for item in concern.manifests]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON/YAML-ready view (what ``python -m components.show`` prints)."""
+        """A JSON/YAML-ready view (what ``python -m mesh_rollout.show`` prints)."""
         result: dict[str, Any] = {}
         for name, concern in self.concerns():
             result[name] = {

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..spec import MtlsMode, MtlsSpec, ServiceSpec
 from .model import ConcernPlan, KubeObject
 from .naming import ISTIO_SECURITY, metadata, workload_labels
-
 
 #: Pulumi identity of the mesh-wide PeerAuthentication (see :attr:`KubeObject.resource_key`).
 MESH_WIDE_POLICY = "PeerAuthentication/mesh-wide"
 
 
-def peer_authentication(name: str, namespace: str, spec: dict) -> dict:
+def peer_authentication(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     """A PeerAuthentication object."""
     return {"apiVersion": ISTIO_SECURITY, "kind": "PeerAuthentication", "metadata": metadata(name, namespace),
             "spec": spec}
@@ -33,7 +34,7 @@ def plan_mtls(mtls: MtlsSpec, services: dict[str, ServiceSpec], root_namespace: 
         service = services.get(name)
         if service is None:
             continue  # reported by check MR190; nothing to select
-        spec: dict = {"selector": {"matchLabels": workload_labels(name, service)}}
+        spec: dict[str, Any] = {"selector": {"matchLabels": workload_labels(name, service)}}
         if workload.mode is not MtlsMode.UNSET:
             spec["mtls"] = {"mode": workload.mode.value}
         if workload.ports:

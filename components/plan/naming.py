@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..spec import ServiceSpec, VersionSpec
 
@@ -45,7 +45,7 @@ def gateway_selector_label(gateway_name: str) -> str:
     return gateway_name.removeprefix("istio-")
 
 
-def metadata(name: str, namespace: Optional[str] = None, labels: Optional[dict[str, str]] = None) -> dict[str, Any]:
+def metadata(name: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """Object metadata with the managed-by label."""
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:

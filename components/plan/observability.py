@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from ..spec import ChartRepository, ObservabilitySpec
 from ..spec.observability import AddonSpec
 from .charts import release
 from .control_plane import TracingProvider, namespace_object
-from .model import ConcernPlan, KubeObject, ManifestFile, PlannedSecret, deep_merge
+from .model import ConcernPlan, HelmRelease, KubeObject, ManifestFile, PlannedSecret, deep_merge
 from .naming import ISTIO_TELEMETRY, metadata
 
 
@@ -42,17 +42,17 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 class Endpoints:
     """Where each add-on answers, installed or existing; ``None`` when disabled."""
 
-    prometheus: Optional[str]
-    grafana: Optional[str]
-    jaeger_query: Optional[str]
-    tracing: Optional[TracingProvider]
+    prometheus: str | None
+    grafana: str | None
+    jaeger_query: str | None
+    tracing: TracingProvider | None
 
 
 def endpoints(observability: ObservabilitySpec, cluster_domain: str = "cluster.local") -> Endpoints:
     """URLs the add-ons use to find each other, and the tracing provider istiod sends spans to."""
     suffix = f"{observability.namespace}.svc.{cluster_domain}"
 
-    def url(addon: AddonSpec, installed: str, sample: Optional[str] = None) -> Optional[str]:
+    def url(addon: AddonSpec, installed: str, sample: str | None = None) -> str | None:
         if not addon.enabled:
             return None
         if addon.installs_manifest and sample is not None:
@@ -73,8 +73,8 @@ def endpoints(observability: ObservabilitySpec, cluster_domain: str = "cluster.l
     )
 
 
-def _release(name: str, addon: AddonSpec, namespace: str, values: dict, depends_on: tuple[str, ...] = (),
-             skip_await: bool = False):
+def _release(name: str, addon: AddonSpec, namespace: str, values: dict[str, Any], depends_on: tuple[str, ...] = (),
+             skip_await: bool = False) -> HelmRelease:
     upstream = UPSTREAM[name]
     source = addon.repository or ChartRepository(url=upstream.repository)
     version = addon.chart_version or upstream.version
@@ -146,7 +146,7 @@ def _kiali_values(root_namespace: str, ends: Endpoints) -> dict[str, Any]:
     return {"istio_namespace": root_namespace, "external_services": services}
 
 
-def telemetry(spec: ObservabilitySpec, root_namespace: str, tracing: Optional[TracingProvider]) -> dict:
+def telemetry(spec: ObservabilitySpec, root_namespace: str, tracing: TracingProvider | None) -> dict[str, Any]:
     """Mesh-wide Telemetry (root namespace): trace sampling to the tracing provider, Envoy access logs."""
     body: dict[str, Any] = {}
     if tracing is not None:
@@ -158,7 +158,7 @@ def telemetry(spec: ObservabilitySpec, root_namespace: str, tracing: Optional[Tr
 
 
 def plan_observability(
-    observability: Optional[ObservabilitySpec], root_namespace: str = "istio-system",
+    observability: ObservabilitySpec | None, root_namespace: str = "istio-system",
     cluster_domain: str = "cluster.local", existing_namespaces: frozenset[str] = frozenset(),
     nodeless: bool = False,
 ) -> ConcernPlan:
@@ -197,7 +197,7 @@ def plan_observability(
         if not spec.grafana.installs_manifest:  # Istio's sample Grafana has no admin login (anonymous access)
             plan.secrets.append(PlannedSecret(ns, GRAFANA_ADMIN_SECRET, {"admin-user": "admin"},
                                               {"admin-password": GRAFANA_PASSWORD_CONFIG}))
-            depends = ns_dep + (f"Secret/{ns}/{GRAFANA_ADMIN_SECRET}",)
+            depends = (*ns_dep, f"Secret/{ns}/{GRAFANA_ADMIN_SECRET}")
         add("grafana", _grafana_values(spec, ends), depends)
     if "kiali" in installs:
         wired = tuple(name for name in ("prometheus", "jaeger", "grafana") if name in installs)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..spec import GatewayKind, GatewaySpec, ServiceSpec, TrafficSpec, WeightsManager
 from .model import ConcernPlan, KubeObject, object_key, prune
@@ -31,7 +31,7 @@ def _circuit_breaker(traffic: TrafficSpec) -> dict[str, Any]:
     breaker = traffic.circuit_breaker
     if breaker is None:
         return {}
-    return prune(
+    pruned: dict[str, Any] = prune(
         {
             "connectionPool": {
                 "tcp": {"maxConnections": breaker.max_connections},
@@ -49,9 +49,10 @@ def _circuit_breaker(traffic: TrafficSpec) -> dict[str, Any]:
             },
         }
     )
+    return pruned
 
 
-def destination_rule(name: str, service: ServiceSpec, cluster_domain: str) -> Optional[dict]:
+def destination_rule(name: str, service: ServiceSpec, cluster_domain: str) -> dict[str, Any] | None:
     """The service's DestinationRule, or ``None`` when it has no versions, circuit breaker or TLS setting."""
     traffic = service.traffic
     policy = _circuit_breaker(traffic)
@@ -115,7 +116,7 @@ def _route_policy(traffic: TrafficSpec, own: str, hosts: _Hosts) -> dict[str, An
 def virtual_service(
     name: str, service: ServiceSpec, services: dict[str, ServiceSpec], gateways: dict[str, GatewaySpec],
     cluster_domain: str,
-) -> Optional[dict]:
+) -> dict[str, Any] | None:
     """The service's VirtualService, or ``None`` when nothing about its routing is configured."""
     traffic = service.traffic
     hosts = _Hosts(services, cluster_domain)
@@ -154,7 +155,7 @@ def virtual_service(
             "spec": spec}
 
 
-def ingress_gateway(name: str, gateway: GatewaySpec, hosts: list[str]) -> dict:
+def ingress_gateway(name: str, gateway: GatewaySpec, hosts: list[str]) -> dict[str, Any]:
     """An Istio Gateway on an ingress deployment: HTTP for the hosts, plus HTTPS when a TLS secret is given."""
     servers: list[dict[str, Any]] = [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}]
     if gateway.tls_secret:
@@ -174,7 +175,7 @@ def ingress_gateway(name: str, gateway: GatewaySpec, hosts: list[str]) -> dict:
 
 
 def plan_traffic(
-    services: dict[str, ServiceSpec], gateways: Optional[dict[str, GatewaySpec]] = None,
+    services: dict[str, ServiceSpec], gateways: dict[str, GatewaySpec] | None = None,
     cluster_domain: str = "cluster.local",
 ) -> ConcernPlan:
     """Gateways, then each service's DestinationRule before the VirtualService that routes to its subsets."""

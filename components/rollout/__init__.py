@@ -1,4 +1,4 @@
-"""Metric-gated canary rollouts through Pulumi's Automation API: ``python -m components.rollout <stack> <service>``.
+"""Metric-gated canary rollouts through Pulumi's Automation API: ``python -m mesh_rollout.rollout <stack> <service>``.
 
 - :mod:`.queries`: the gates as PromQL over Istio's standard metrics (pure);
 - :mod:`.steps`: which weights each step sets, where a rollout starts or resumes, promote / hold / roll back (pure);
@@ -11,6 +11,6 @@ from .prometheus import PrometheusClient, QueryResult
 from .queries import Gate, gates_for, p99_query, promql_duration, success_rate_query
 from .steps import Decision, Measurement, Start, Step, Verdict, baseline, decide, plan_start, remaining_steps
 
-__all__ = ["Decision", "Gate", "Measurement", "PrometheusClient", "QueryResult", "Start", "Step", "Verdict",
+__all__ = ("Decision", "Gate", "Measurement", "PrometheusClient", "QueryResult", "Start", "Step", "Verdict",
            "baseline", "decide", "gates_for", "p99_query", "plan_start", "promql_duration", "remaining_steps",
-           "success_rate_query"]
+           "success_rate_query")

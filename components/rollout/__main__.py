@@ -1,4 +1,4 @@
-"""``python -m components.rollout <stack> <service> [--dry-run] [--resume]``: a metric-gated canary rollout.
+"""``python -m mesh_rollout.rollout <stack> <service> [--dry-run] [--resume]``: a metric-gated canary rollout.
 
 Moves the service's split from the rollout's stable version to its canary in the configured steps (one ``pulumi up``
 per step, targeting only that service's VirtualService), soaks, asks Prometheus, and promotes, holds or rolls back.
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from .driver import Options, Rollout
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.rollout", description=__doc__.splitlines()[0],
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mesh_rollout.rollout", description=__doc__.splitlines()[0],
                                      epilog="Exit status: 0 promoted, 1 rolled back, 2 config/usage, 3 refused "
                                             "(concurrent), 4 pulumi up failed, 130 interrupted.")
     parser.add_argument("stack", help="a stack name (dev) or a stack file (stacks/Pulumi.dev.yaml)")

@@ -7,15 +7,18 @@ so the whole loop also runs against fakes in the unit tests; every decision come
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, TextIO
+from types import FrameType
+from typing import Any, Protocol, TextIO
 
 from ..checks import errors, run_checks
 from ..plan import endpoints
@@ -25,7 +28,7 @@ from .queries import Gate, gates_for, window_of
 from .stackfile import EditError, StackFiles, stack_config_dir
 from .steps import Decision, Measurement, Start, StartPlan, Step, Verdict, decide, format_weights, plan_start
 
-#: Exit statuses of ``python -m components.rollout``.
+#: Exit statuses of ``python -m mesh_rollout.rollout``.
 OK, ROLLED_BACK, USAGE, REFUSED, ENGINE_FAILED, INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
@@ -56,7 +59,7 @@ class Deployed:
 
 
 class Engine(Protocol):
-    def locate(self, service: str, namespace: str) -> Optional[Deployed]: ...
+    def locate(self, service: str, namespace: str) -> Deployed | None: ...
 
     def up(self, targets: list[str], message: str) -> dict[str, int]: ...
 
@@ -81,13 +84,14 @@ class PulumiEngine:
         #: URNs of the resources the last up changed (anything but "same").
         self.changed: list[str] = []
 
-    def locate(self, service: str, namespace: str) -> Optional[Deployed]:
+    def locate(self, service: str, namespace: str) -> Deployed | None:
         try:
-            resources = self.stack.export_stack().deployment.get("resources") or []
+            resources = (self.stack.export_stack().deployment or {}).get("resources") or []
         except self._auto.CommandError as error:
             raise RolloutError(f"cannot read the state of stack {self.stack_name!r}:\n{_tail(str(error))}",
                                ENGINE_FAILED) from None
-        route, subsets = None, frozenset()
+        route: str | None = None
+        subsets: frozenset[str] = frozenset()
         for resource in resources:
             kind, inputs = resource.get("type", ""), resource.get("inputs") or {}
             meta = inputs.get("metadata") or {}
@@ -97,7 +101,8 @@ class PulumiEngine:
             if kind.endswith(":VirtualService"):
                 route = resource["urn"]
             elif kind.endswith(":DestinationRule"):
-                subsets = frozenset(s.get("name") for s in (inputs.get("spec") or {}).get("subsets") or [])
+                subsets = frozenset(str(s["name"]) for s in (inputs.get("spec") or {}).get("subsets") or []
+                                    if s.get("name"))
         return Deployed(route, subsets) if route else None
 
     def up(self, targets: list[str], message: str) -> dict[str, int]:
@@ -115,7 +120,9 @@ class PulumiEngine:
             raise StackLocked(str(error)) from None
         except auto.CommandError as error:
             raise EngineFailed(_tail(str(error))) from None
-        return dict(result.summary.resource_changes or {})
+        # The engine's JSON names the operations ("create", "same"); the SDK annotates the keys as OpType (a str enum).
+        changes = result.summary.resource_changes or {}
+        return {str(getattr(op, "value", op)): count for op, count in changes.items()}
 
 
 def _tail(text: str, lines: int = 12) -> str:
@@ -130,12 +137,12 @@ class Options:
     #: A stack name (``dev``) or a stack file (``stacks/Pulumi.dev.yaml``).
     stack: str
     service: str
-    project: Optional[Path] = None
+    project: Path | None = None
     dry_run: bool = False
     resume: bool = False
 
 
-def find_project(start: Path) -> Optional[Path]:
+def find_project(start: Path) -> Path | None:
     for directory in (start, *start.parents):
         if (directory / "Pulumi.yaml").is_file():
             return directory
@@ -175,7 +182,7 @@ def _age(timestamp: Any, now: Callable[[], float]) -> str:
     return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
 
 
-def owner_alive(owner: Any, host: str) -> Optional[bool]:
+def owner_alive(owner: Any, host: str) -> bool | None:
     """Whether the process ``host:pid`` still runs: ``None`` when it ran on another host (cannot be told)."""
     owner_host, _, pid = str(owner or "").rpartition(":")
     if owner_host != host:
@@ -235,11 +242,12 @@ class Rollout:
             raise RolloutError(f"services.{name} has no rollout policy: add services.{name}.rollout "
                                f"(canary, stable, steps, soak, gates) to the mesh of stack {self.stack_name!r}")
         self.policy: RolloutSpec = self.service.rollout
-        self.prometheus_url = self.policy.prometheus or (
+        prometheus_url = self.policy.prometheus or (
             endpoints(spec.observability, spec.cluster_domain).prometheus if spec.observability else None)
-        if not self.prometheus_url:
+        if not prometheus_url:
             raise RolloutError(f"services.{name}.rollout has no Prometheus to query: set rollout.prometheus "
                                f"(or observability.prometheus.url)")
+        self.prometheus_url: str = prometheus_url
         self.gates: list[Gate] = gates_for(self.policy, name, self.service.namespace)
         self.files = StackFiles(self.stack_file, self.project)
 
@@ -276,7 +284,7 @@ class Rollout:
         with self.files.locked():
             self.files.write_record(self.options.service, self.record)
 
-    def _claim(self, take: bool = True) -> Optional[int]:
+    def _claim(self, take: bool = True) -> int | None:
         """Check and (with ``take``) take the stack's rollout lease (one rollout per stack); returns an exit status
         to stop with. Checked once before anything else (a second rollout is refused at once), then again and taken
         under the lock once the stack's state has been read."""
@@ -291,19 +299,20 @@ class Rollout:
                                f"{_age(record.get('updatedAt'), self.now)} ago). One rollout per stack at a time: "
                                f"wait for it to finish.")
                     return REFUSED
-            record = records.get(name)
-            self.previous = dict(record or {})
-            alive = owner_alive(record.get("owner"), self.host) if record else False
-            self.start: StartPlan = plan_start(self.policy, self.service.traffic.split, record, self.options.resume,
+            mine = records.get(name)
+            self.previous = dict(mine or {})
+            alive = owner_alive(mine.get("owner"), self.host) if mine else False
+            self.start: StartPlan = plan_start(self.policy, self.service.traffic.split, mine, self.options.resume,
                                                alive)
             if self.start.kind is Start.REFUSE:
                 if self.start.reason.startswith("nothing to resume"):
                     self._warn(f"{self.start.reason}: start a new rollout without --resume")
                     return USAGE
                 where = "" if alive else ", on another machine"
+                running = mine or {}
                 self._warn(f"refused: a rollout of {name} on stack {self.stack_name} is already running (owner "
-                           f"{record.get('owner')}{where}, {record.get('message', '')}, updated "
-                           f"{_age(record.get('updatedAt'), self.now)} ago). One rollout per stack at a time: wait "
+                           f"{running.get('owner')}{where}, {running.get('message', '')}, updated "
+                           f"{_age(running.get('updatedAt'), self.now)} ago). One rollout per stack at a time: wait "
                            f"for it to finish"
                            + (", or stop it (Ctrl-C) and rerun: it resumes where it stopped." if alive else
                               "; if it is no longer running, rerun with --resume to continue where it stopped."))
@@ -313,7 +322,8 @@ class Rollout:
                 return OK
             if not take:
                 return None
-            self.record = {"status": "running", "step": self.start.steps[0].number - 1,
+            #: The progress record as the stack file holds it (plain YAML data: weights, counters, texts).
+            self.record: dict[str, Any] = {"status": "running", "step": self.start.steps[0].number - 1,
                            "steps": len(self.policy.steps), "weights": dict(self.start.last_good),
                            "lastGood": dict(self.start.last_good), "baseline": dict(self.start.baseline),
                            "holds": 0, "message": "", "owner": "", "updatedAt": ""}
@@ -355,7 +365,7 @@ class Rollout:
             self._say(f"resuming at step {self.start.steps[0].label} from {format_weights(self.start.last_good)} "
                       f"(previous run: {self.previous.get('message') or self.previous.get('status')})")
         self.started = time.monotonic()
-        self.current: Optional[Step] = None
+        self.current: Step | None = None
         self.applied = False
         previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
         try:
@@ -370,7 +380,7 @@ class Rollout:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
-    def _deployment_problem(self) -> Optional[str]:
+    def _deployment_problem(self) -> str | None:
         name, namespace = self.options.service, self.service.namespace
         if self.deployed is None:
             return (f"stack {self.stack_name!r} has no VirtualService for {namespace}/{name} in its state: deploy the "
@@ -384,6 +394,7 @@ class Rollout:
 
     def _deploy(self, weights: dict[str, int], what: str) -> str:
         """Write ``weights`` to the split and up only the VirtualService; ``applied`` or ``unchanged``."""
+        assert self.deployed is not None, "checked by _deployment_problem before the first step"
         with self.files.locked():
             self.files.write_split(self.options.service, weights)
         changes = self.engine.up([self.deployed.virtual_service],
@@ -398,7 +409,7 @@ class Rollout:
         with self.files.locked():
             self.files.write_split(self.options.service, self.record["lastGood"])
 
-    def _run_step(self, step: Step) -> Optional[int]:
+    def _run_step(self, step: Step) -> int | None:
         self.current, self.applied = step, False
         self._save("running", f"step {step.label}: deploying {format_weights(step.weights)}",
                    weights=dict(step.weights), holds=0)
@@ -486,10 +497,8 @@ class Rollout:
         return REFUSED
 
     def _engine_failed(self, step: Step, error: Exception) -> int:
-        try:
+        with contextlib.suppress(EditError):  # the failure is reported either way
             self._restore_split()
-        except EditError:
-            pass
         self._save("failed", f"step {step.label} not deployed: {_first_line(error)}",
                    weights=dict(self.record["lastGood"]))
         self._say(" FAILED")
@@ -512,7 +521,7 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[-1] if text else type(error).__name__
 
 
-def _interrupt(signum, frame) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 

@@ -5,12 +5,11 @@ an error answer or an empty result all come back as no values with a reason, whi
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,7 @@ class QueryResult:
     #: Every sample value of the result (a vector's series, or the scalar); empty when there is none.
     values: tuple[float, ...] = ()
     #: Why there are no values; ``None`` when Prometheus answered with data or an empty result.
-    problem: Optional[str] = None
+    problem: str | None = None
 
 
 def _float(text: str) -> float:
@@ -44,7 +43,7 @@ class PrometheusClient:
         except urllib.error.HTTPError as error:
             detail = _error_detail(error.read())
             return QueryResult(problem=f"Prometheus answered HTTP {error.code}{': ' + detail if detail else ''}")
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as error:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
             reason = getattr(error, "reason", error)
             reason = getattr(reason, "strerror", None) or str(reason)
             return QueryResult(problem=f"Prometheus unreachable at {self.base_url}: {reason}")
@@ -53,10 +52,12 @@ class PrometheusClient:
         except ValueError:
             return QueryResult(problem="Prometheus answered something that is not JSON")
         if not isinstance(document, dict) or document.get("status") != "success":
-            detail = document.get("error") if isinstance(document, dict) else None
-            return QueryResult(problem=f"Prometheus refused the query: {detail or 'no reason given'}")
+            refusal = document.get("error") if isinstance(document, dict) else None
+            return QueryResult(problem=f"Prometheus refused the query: {refusal or 'no reason given'}")
         data = document.get("data") or {}
-        kind, result = data.get("resultType"), data.get("result")
+        # JSON of any shape: reading it wrongly raises, and is reported below.
+        kind: Any = data.get("resultType")
+        result: Any = data.get("result")
         try:
             if kind == "scalar":
                 return QueryResult((_float(result[1]),))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 from ..spec import RolloutSpec
 from ..spec.base import duration_nanos
@@ -65,33 +64,41 @@ class Gate:
     promql: str
     #: ``min``: every value >= bound; ``max``: every value <= bound; ``true``: every value is not 0.
     kind: str
-    bound: Optional[float] = None
+    #: The bound of a ``min`` or ``max`` gate; ``None`` for ``true``.
+    bound: float | None = None
+
+    @property
+    def limit(self) -> float:
+        """The bound of a ``min`` or ``max`` gate (they always have one)."""
+        if self.bound is None:
+            raise ValueError(f"the {self.kind} gate {self.name} has no bound")
+        return self.bound
 
     def passes(self, value: float) -> bool:
         if self.kind == "min":
-            return value >= self.bound
+            return value >= self.limit
         if self.kind == "max":
-            return value <= self.bound
+            return value <= self.limit
         return value != 0
 
     def describe(self, value: float) -> str:
         """``successRate 0.9990 >= 0.99``, ``p99 620ms > 500ms``, ``query 1 (true)``."""
         ok = self.passes(value)
         if self.name == "successRate":
-            return f"successRate {value:.4f} {'>=' if ok else '<'} {_number(self.bound)}"
+            return f"successRate {value:.4f} {'>=' if ok else '<'} {_number(self.limit)}"
         if self.name == "p99LatencyMs":
-            return f"p99 {_number(round(value, 1))}ms {'<=' if ok else '>'} {_number(self.bound)}ms"
+            return f"p99 {_number(round(value, 1))}ms {'<=' if ok else '>'} {_number(self.limit)}ms"
         if self.kind == "max":
-            return f"query {_number(value)} {'<=' if ok else '>'} {_number(self.bound)}"
+            return f"query {_number(value)} {'<=' if ok else '>'} {_number(self.limit)}"
         return f"query {_number(value)} ({'true' if ok else 'false'})"
 
     def condition(self) -> str:
         """The gate in words, for headers: ``successRate >= 0.99``."""
         if self.name == "successRate":
-            return f"successRate >= {_number(self.bound)}"
+            return f"successRate >= {_number(self.limit)}"
         if self.name == "p99LatencyMs":
-            return f"p99 <= {_number(self.bound)}ms"
-        return f"query <= {_number(self.bound)}" if self.kind == "max" else "query true"
+            return f"p99 <= {_number(self.limit)}ms"
+        return f"query <= {_number(self.limit)}" if self.kind == "max" else "query true"
 
 
 def window_of(policy: RolloutSpec) -> str:

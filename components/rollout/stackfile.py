@@ -3,7 +3,7 @@ the progress record ``mesh-rollout:rollout.<service>`` in the stack file.
 
 Edits are surgical: only the scalars that change are rewritten (or a missing key inserted), so comments, ordering,
 quoting and layout of the user's file stay as they were and ``git diff`` shows exactly the new weights. Every edit
-is checked by reading the result back with the engine's YAML rules (:mod:`components.spec.engine_yaml`): the file
+is checked by reading the result back with the engine's YAML rules (:mod:`mesh_rollout.spec.engine_yaml`): the file
 must mean exactly the old one plus the change, or nothing is written.
 """
 
@@ -15,9 +15,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -92,9 +93,9 @@ def _compose(text: str) -> Node:
     return node
 
 
-def _child(node: MappingNode, key: str) -> Optional[Node]:
+def _child(node: MappingNode, key: str) -> Node | None:
     for key_node, value_node in node.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == key:
+        if isinstance(key_node, ScalarNode) and key_node.value == key and isinstance(value_node, Node):
             return value_node
     return None
 
@@ -205,8 +206,9 @@ def set_value(text: str, path: Sequence[str], value: Any) -> str:
 
 def stack_config_dir(project: Path) -> Path:
     """The directory of the project's stack files (``stackConfigDir`` in ``Pulumi.yaml``)."""
-    settings = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    return project / settings.get("stackConfigDir", ".")
+    settings = yaml.safe_load((project / "Pulumi.yaml").read_text())
+    directory = settings.get("stackConfigDir") if isinstance(settings, dict) else None
+    return project / str(directory or ".")
 
 
 @dataclass
@@ -218,7 +220,8 @@ class StackFiles:
 
     def _config_key(self, text: str, name: str) -> str:
         """The key a setting has in this file: ``mesh-rollout:<name>``, or ``<name>`` if written unqualified."""
-        config = _child(_compose(text), "config")
+        root = _compose(text)
+        config = _child(root, "config") if isinstance(root, MappingNode) else None
         if isinstance(config, MappingNode) and _child(config, name) is not None \
                 and _child(config, f"{PROJECT}:{name}") is None:
             return name
@@ -240,7 +243,7 @@ class StackFiles:
         _write(file, set_value(file.read_text(), [*prefix, "services", service, "traffic", "split"], dict(weights)))
         return file
 
-    def records(self) -> dict[str, dict]:
+    def records(self) -> dict[str, dict[str, Any]]:
         """Every service's rollout record in the stack file."""
         config = engine_yaml.load(self.stack_file.read_text()).get("config") or {}
         records = config.get(f"{PROJECT}:{RECORD_KEY}") or config.get(RECORD_KEY) or {}

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Any
 
 from ..spec import RolloutSpec
 from .queries import Gate
@@ -61,14 +62,14 @@ class Measurement:
     gate: Gate
     values: tuple[float, ...] = ()
     #: Why there are no values (``empty result``, ``Prometheus unreachable: …``); ``None`` when values came back.
-    problem: Optional[str] = None
+    problem: str | None = None
 
     @property
     def usable(self) -> tuple[float, ...]:
         """The values a gate can be judged on: NaN (``0/0``: no requests in the window) is no data."""
         return tuple(v for v in self.values if not math.isnan(v))
 
-    def verdict(self) -> Optional[bool]:
+    def verdict(self) -> bool | None:
         """``True`` passes, ``False`` fails, ``None`` no data."""
         values = self.usable
         if not values:
@@ -140,14 +141,15 @@ class StartPlan:
     reason: str = ""
 
 
-def plan_start(policy: RolloutSpec, split: Mapping[str, float], record: Optional[Mapping], resume: bool,
-               owner_alive: Optional[bool]) -> StartPlan:
+def plan_start(policy: RolloutSpec, split: Mapping[str, float], record: Mapping[str, Any] | None, resume: bool,
+               owner_alive: bool | None) -> StartPlan:
     """Where a rollout starts, given the service's split and its progress record in the stack config.
 
     ``owner_alive`` says whether the process named in a ``running`` record still runs: ``True``, ``False``, or
     ``None`` when it cannot be told (another host).
     """
-    status = (record or {}).get("status")
+    record = record or {}
+    status = record.get("status")
     if status == "running" and owner_alive is True:
         return StartPlan(Start.REFUSE, reason="already running")
     if status == "running" and owner_alive is None and not resume:
@@ -167,7 +169,7 @@ def plan_start(policy: RolloutSpec, split: Mapping[str, float], record: Optional
     return StartPlan(Start.NEW, start, start, steps)
 
 
-def _weights(value, policy: RolloutSpec) -> dict[str, int]:
+def _weights(value: object, policy: RolloutSpec) -> dict[str, int]:
     """Weights from a record (numbers may come back as floats from YAML); empty when absent or unusable."""
     if not isinstance(value, Mapping):
         return {}

@@ -1,6 +1,8 @@
 """Typed, validated configuration of a mesh (pydantic v2). See README "Configuration reference"."""
 
+from . import engine_yaml
 from .base import Duration, duration_seconds
+from .cluster import ClusterSpec
 from .control_plane import (
     ChartRepository,
     ControlPlaneSpec,
@@ -12,18 +14,25 @@ from .control_plane import (
     Resources,
     revision_from_version,
 )
-from . import engine_yaml
 from .errors import ConfigError, Problem, UnreadableFile
-from .cluster import ClusterSpec
 from .loading import (
-    CLUSTER_KEY, CONFIG_KEY, MESH_FILE_KEY, load_stack_file, mesh_data, parse_cluster, parse_mesh, project_dir,
-    read_mesh_file, read_stack_file, read_yaml_file,
+    CLUSTER_KEY,
+    CONFIG_KEY,
+    MESH_FILE_KEY,
+    load_stack_file,
+    mesh_data,
+    parse_cluster,
+    parse_mesh,
+    project_dir,
+    read_mesh_file,
+    read_stack_file,
+    read_yaml_file,
 )
 from .mesh import MeshSpec
 from .namespaces import DataplaneMode, NamespaceSpec
 from .observability import AddonSpec, GrafanaSpec, JaegerSpec, ObservabilitySpec, TracingSpec
-from .security import AccessSpec, Caller, MtlsMode, MtlsSpec, WorkloadMtls
 from .rollout import GatesSpec, RolloutSpec, WeightsManager
+from .security import AccessSpec, Caller, MtlsMode, MtlsSpec, WorkloadMtls
 from .traffic import (
     CircuitBreakerSpec,
     ExposureSpec,
@@ -41,4 +50,62 @@ from .traffic import (
     VersionSpec,
 )
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = (
+    "CLUSTER_KEY",
+    "CONFIG_KEY",
+    "MESH_FILE_KEY",
+    "AccessSpec",
+    "AddonSpec",
+    "Caller",
+    "ChartRepository",
+    "CircuitBreakerSpec",
+    "ClusterSpec",
+    "ConfigError",
+    "ControlPlaneSpec",
+    "DataplaneMode",
+    "Duration",
+    "ExposureSpec",
+    "FaultAbort",
+    "FaultDelay",
+    "FaultSpec",
+    "GatesSpec",
+    "GatewayKind",
+    "GatewaySpec",
+    "GrafanaSpec",
+    "HeaderMatch",
+    "HighAvailability",
+    "JaegerSpec",
+    "MatchRule",
+    "MeshConfig",
+    "MeshSpec",
+    "MirrorSpec",
+    "MtlsMode",
+    "MtlsSpec",
+    "NamespaceSpec",
+    "ObservabilitySpec",
+    "OutboundTrafficPolicy",
+    "PortSpec",
+    "Problem",
+    "Resources",
+    "RetrySpec",
+    "RolloutSpec",
+    "ServiceSpec",
+    "TlsMode",
+    "TracingSpec",
+    "TrafficSpec",
+    "UnreadableFile",
+    "VersionSpec",
+    "WeightsManager",
+    "WorkloadMtls",
+    "duration_seconds",
+    "engine_yaml",
+    "load_stack_file",
+    "mesh_data",
+    "parse_cluster",
+    "parse_mesh",
+    "project_dir",
+    "read_mesh_file",
+    "read_stack_file",
+    "read_yaml_file",
+    "revision_from_version",
+)

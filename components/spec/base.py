@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Optional
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -127,7 +127,7 @@ def _check_duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_check_duration)]
 
 
-def label_key_problem(key: str) -> Optional[str]:
+def label_key_problem(key: str) -> str | None:
     """Why ``key`` is not a Kubernetes label key (``[prefix/]name``), or ``None``."""
     prefix, _, name = key.rpartition("/")
     if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
@@ -138,7 +138,7 @@ def label_key_problem(key: str) -> Optional[str]:
     return None
 
 
-def label_value_problem(value: str) -> Optional[str]:
+def label_value_problem(value: str) -> str | None:
     """Why ``value`` is not a Kubernetes label value, or ``None``."""
     if value and not _LABEL_NAME.fullmatch(value):
         return (f"label value {value!r} must be empty or 1-63 characters, letters, digits, '-', '_' or '.', "
@@ -146,7 +146,7 @@ def label_value_problem(value: str) -> Optional[str]:
     return None
 
 
-def _check_labels(labels: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
+def _check_labels(labels: dict[str, str] | None) -> dict[str, str] | None:
     problems = [problem for key, value in (labels or {}).items()
                 for problem in (label_key_problem(key), label_value_problem(value)) if problem]
     if problems:
@@ -158,7 +158,7 @@ def _check_labels(labels: Optional[dict[str, str]]) -> Optional[dict[str, str]]:
 Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
 
 
-def domain_problem(value: str, wildcard: bool = False) -> Optional[str]:
+def domain_problem(value: str, wildcard: bool = False) -> str | None:
     """Why ``value`` is not a domain name (``*.`` allowed first when ``wildcard``), or ``None``."""
     name = value[2:] if wildcard and value.startswith("*.") else value
     if not name or len(value) > 253 or not all(_DOMAIN_LABEL.fullmatch(label) for label in name.split(".")):

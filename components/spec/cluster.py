@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from pydantic import Field, model_validator
 
@@ -13,11 +12,11 @@ from .base import Model
 class ClusterSpec(Model):
     """The ``mesh-rollout:cluster`` stack config key."""
 
-    kubeconfig: Optional[str] = Field(
+    kubeconfig: str | None = Field(
         default=None, description="Path to a kubeconfig file (or its contents); default: the ambient kubeconfig."
     )
-    context: Optional[str] = Field(default=None, description="kubeconfig context to use.")
-    render_dir: Optional[str] = Field(
+    context: str | None = Field(default=None, description="kubeconfig context to use.")
+    render_dir: str | None = Field(
         default=None,
         description="Render manifests into this directory instead of applying them (no cluster needed). "
         "Relative paths are relative to the project directory.",
@@ -44,7 +43,7 @@ class ClusterSpec(Model):
     )
 
     @model_validator(mode="after")
-    def _render_excludes_cluster(self) -> "ClusterSpec":
+    def _render_excludes_cluster(self) -> ClusterSpec:
         if self.render_dir is not None and (self.kubeconfig is not None or self.context is not None):
             raise ValueError("renderDir cannot be combined with kubeconfig or context (render mode talks to no "
                              "cluster)")
@@ -53,7 +52,7 @@ class ClusterSpec(Model):
         return self
 
     @property
-    def kubeconfig_path_or_contents(self) -> Optional[str]:
+    def kubeconfig_path_or_contents(self) -> str | None:
         """``kubeconfig`` with a leading ``~`` expanded when it is a path (contents are returned as they are)."""
         if self.kubeconfig is None or "\n" in self.kubeconfig:
             return self.kubeconfig

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import enum
+import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -46,17 +46,17 @@ class HighAvailability(Model):
 
     replicas: int = Field(
         default=1, ge=1, le=INT32_MAX, description="istiod replicas (the autoscaler's minimum when enabled).")
-    autoscale_max: Optional[int] = Field(
+    autoscale_max: int | None = Field(
         default=None, ge=1, le=INT32_MAX,
         description="Enable the HorizontalPodAutoscaler with this maximum; unset = no autoscaling.",
     )
     pod_disruption_budget: bool = Field(
         default=False, description="Create a PodDisruptionBudget (needs replicas >= 2 to allow node drains)."
     )
-    resources: Optional[Resources] = Field(default=None, description="istiod container resources.")
+    resources: Resources | None = Field(default=None, description="istiod container resources.")
 
     @model_validator(mode="after")
-    def _max_covers_min(self) -> "HighAvailability":
+    def _max_covers_min(self) -> HighAvailability:
         if self.autoscale_max is not None and self.autoscale_max < self.replicas:
             raise ValueError(f"autoscaleMax ({self.autoscale_max}) must be >= replicas ({self.replicas})")
         return self
@@ -96,12 +96,12 @@ class GatewaySpec(Model):
     )
     replicas: int = Field(
         default=1, ge=1, le=INT32_MAX, description="Gateway replicas (autoscaler minimum when autoscaleMax set).")
-    autoscale_max: Optional[int] = Field(default=None, ge=1, le=INT32_MAX, description="Autoscaler maximum; unset = off.")
+    autoscale_max: int | None = Field(default=None, ge=1, le=INT32_MAX, description="Autoscaler maximum; unset = off.")
     service_type: str = Field(default="LoadBalancer", description="Kubernetes Service type of the gateway.")
-    tls_secret: Optional[DnsSubdomain] = Field(
+    tls_secret: DnsSubdomain | None = Field(
         default=None, description="Secret (in the gateway namespace) with the TLS certificate; adds an HTTPS server."
     )
-    revision: Optional[DnsLabel] = Field(
+    revision: DnsLabel | None = Field(
         default=None,
         description="Revision or revision tag that injects the gateway's proxies (a tag moves the gateway with it on "
         "its next restart); default: the control plane's revision (with `revisions`: defaultRevision).",
@@ -109,7 +109,7 @@ class GatewaySpec(Model):
     values: dict[str, Any] = Field(default_factory=dict, description="Extra gateway chart values, deep-merged last.")
 
     @model_validator(mode="after")
-    def _max_covers_min(self) -> "GatewaySpec":
+    def _max_covers_min(self) -> GatewaySpec:
         if self.autoscale_max is not None and self.autoscale_max < self.replicas:
             raise ValueError(f"autoscaleMax ({self.autoscale_max}) must be >= replicas ({self.replicas})")
         return self
@@ -154,7 +154,7 @@ class RevisionSpec(Model):
         default_factory=dict,
         description="Extra istiod chart values for this revision, deep-merged over controlPlane.istiodValues.",
     )
-    charts: Optional[ChartRepository] = Field(
+    charts: ChartRepository | None = Field(
         default=None, description="Where this revision's istiod chart comes from; default: controlPlane.charts "
         "(a local directory holds one version: give each version its own).",
     )
@@ -170,7 +170,7 @@ class InstalledRevision:
     #: Helm release of its istiod chart: ``istiod`` in the single-revision form, ``istiod-<revision>`` otherwise.
     release: str
     #: Its chart source when it is not the control plane's.
-    charts: Optional[ChartRepository] = None
+    charts: ChartRepository | None = None
 
 
 class ControlPlaneSpec(Model):
@@ -184,7 +184,7 @@ class ControlPlaneSpec(Model):
         default=DEFAULT_ISTIO_VERSION, description="Istio version (x.y.z, e.g. 1.30.4; a pre-release suffix "
         "such as -beta.1 is allowed). Single-revision form; with `revisions`, each revision has its own."
     )
-    revision: Optional[DnsLabel] = Field(
+    revision: DnsLabel | None = Field(
         default=None, description="Revision name; default: version with dots as dashes. Single-revision form."
     )
     revisions: dict[DnsLabel, RevisionSpec] = Field(
@@ -193,29 +193,30 @@ class ControlPlaneSpec(Model):
         "1.30.4}}): the canary upgrade of the control plane (README \"Upgrading the control plane\"). Replaces "
         "version and revision.",
     )
-    revision_tags: Union[list[DnsLabel], dict[DnsLabel, DnsLabel]] = Field(
+    revision_tags: list[DnsLabel] | dict[DnsLabel, DnsLabel] = Field(
         default_factory=list,
         description="Revision tags: a list of tags pointing at the one revision, or, with `revisions`, a mapping "
         "tag -> revision (e.g. {stable: 1-29-2, canary: 1-30-4}). Namespaces and gateways that name a tag move "
         "when the tag moves.",
     )
-    default_revision: Union[bool, DnsLabel] = Field(
+    default_revision: bool | DnsLabel = Field(
         default=True,
         description="Which revision is the default (its validation webhook answers for the cluster; namespaces "
         "without a revision get it): true/false in the single-revision form; with `revisions`, a revision or tag "
         "name (default: the first tag, else the newest revision).",
     )
     namespace: str = Field(default="istio-system", pattern=DNS_LABEL_PATTERN, description="Control plane namespace.")
-    ambient: bool = Field(default=False, description="Install ambient mode: istiod and cni with profile ambient, ztunnel.")
-    charts: Optional[ChartRepository] = Field(
+    ambient: bool = Field(default=False,
+                          description="Install ambient mode: istiod and cni with profile ambient, ztunnel.")
+    charts: ChartRepository | None = Field(
         default=None, description="Where Istio's charts come from. Required when install is true."
     )
     high_availability: HighAvailability = Field(default_factory=HighAvailability, description="istiod HA settings.")
     mesh_config: MeshConfig = Field(default_factory=MeshConfig, description="Managed parts of istiod's meshConfig.")
-    mesh_id: Optional[str] = Field(default=None, description="global.meshID (multi-cluster meshes).")
-    cluster_name: Optional[str] = Field(default=None, description="global.multiCluster.clusterName.")
-    network: Optional[str] = Field(default=None, description="global.network (multi-network meshes).")
-    proxy_resources: Optional[Resources] = Field(default=None, description="Sidecar proxy resources (global.proxy).")
+    mesh_id: str | None = Field(default=None, description="global.meshID (multi-cluster meshes).")
+    cluster_name: str | None = Field(default=None, description="global.multiCluster.clusterName.")
+    network: str | None = Field(default=None, description="global.network (multi-network meshes).")
+    proxy_resources: Resources | None = Field(default=None, description="Sidecar proxy resources (global.proxy).")
     gateways: dict[DnsLabel, GatewaySpec] = Field(default_factory=dict, description="Gateways by name.")
     istiod_values: dict[str, Any] = Field(
         default_factory=dict, description="Extra istiod chart values, deep-merged over the generated ones."
@@ -223,7 +224,7 @@ class ControlPlaneSpec(Model):
 
     @field_validator("gateways")
     @classmethod
-    def _gateway_names_are_not_release_names(cls, gateways: dict[str, "GatewaySpec"]) -> dict[str, "GatewaySpec"]:
+    def _gateway_names_are_not_release_names(cls, gateways: dict[str, GatewaySpec]) -> dict[str, GatewaySpec]:
         taken = sorted(set(gateways) & set(CONTROL_PLANE_RELEASES))
         if taken:
             raise ValueError(f"gateway name(s) {', '.join(taken)} are the control plane's own Helm releases "
@@ -231,7 +232,7 @@ class ControlPlaneSpec(Model):
         return gateways
 
     @model_validator(mode="after")
-    def _gateway_names_are_not_istiod_releases(self) -> "ControlPlaneSpec":
+    def _gateway_names_are_not_istiod_releases(self) -> ControlPlaneSpec:
         taken = sorted(set(self.gateways) & {revision.release for revision in self.installed_revisions.values()})
         if taken:
             raise ValueError(f"gateway name(s) {', '.join(taken)} are istiod Helm releases of this control plane: "
@@ -239,7 +240,7 @@ class ControlPlaneSpec(Model):
         return self
 
     @model_validator(mode="after")
-    def _one_form_of_revisions(self) -> "ControlPlaneSpec":
+    def _one_form_of_revisions(self) -> ControlPlaneSpec:
         if self.revisions:
             given = sorted(self.model_fields_set & {"version", "revision"})
             if given:
@@ -261,7 +262,7 @@ class ControlPlaneSpec(Model):
         return self
 
     @model_validator(mode="after")
-    def _charts_when_installing(self) -> "ControlPlaneSpec":
+    def _charts_when_installing(self) -> ControlPlaneSpec:
         if self.install and self.charts is None:
             raise ValueError(
                 "charts.url is required when install is true (an https:// Helm repo, an oci:// registry or a "

@@ -30,12 +30,12 @@ import datetime as dt
 import math
 import re
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["YamlError", "load"]
+__all__ = ("YamlError", "load")
 
 #: Deeper nesting than this is refused (no configuration needs it; Python's recursion limit would).
 MAX_DEPTH = 200
@@ -60,7 +60,7 @@ _BINARY, _TIMESTAMP_TAG, _MERGE = "tag:yaml.org,2002:binary", "tag:yaml.org,2002
 class YamlError(ValueError):
     """The file is not YAML the engine would accept; ``str()`` is one line naming the line number."""
 
-    def __init__(self, reason: str, line: Optional[int] = None):
+    def __init__(self, reason: str, line: int | None = None):
         self.reason, self.line = reason, line
         super().__init__(f"line {line}: {reason}" if line else reason)
 
@@ -84,7 +84,7 @@ class _Timestamp:
         return f"{self.value:%Y-%m-%d %H:%M:%S}{fraction} {zone}"
 
 
-def _timestamp(text: str) -> Optional[_Timestamp]:
+def _timestamp(text: str) -> _Timestamp | None:
     match = _TIMESTAMP.match(text)
     if not match:
         return None
@@ -94,7 +94,7 @@ def _timestamp(text: str) -> Optional[_Timestamp]:
         return None
 
 
-def _go_float(text: str) -> Optional[float]:
+def _go_float(text: str) -> float | None:
     """Go's strconv.ParseFloat: ``None`` where it fails (overflow is an error there, underflow gives 0)."""
     value = float(text)
     return None if math.isinf(value) else value
@@ -144,9 +144,11 @@ def _tagged_scalar(node: ScalarNode) -> Any:
                 _TIMESTAMP_TAG: (_Timestamp,)}.get(node.tag)
     if expected is None:
         return text  # an unknown tag (!custom, !!python/...): the engine keeps the text
-    if isinstance(resolved, bool) and bool not in expected or not isinstance(resolved, expected):
+    if (isinstance(resolved, bool) and bool not in expected) or not isinstance(resolved, expected):
         raise YamlError(f"cannot read {_short(text)} as {node.tag.rsplit(':', 1)[-1]}", line)
-    return float(resolved) if node.tag == _FLOAT_TAG else resolved
+    if node.tag == _FLOAT_TAG and isinstance(resolved, int):
+        return float(resolved)  # !!float 1 is 1.0
+    return resolved
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -260,8 +262,8 @@ def _as_json(value: Any) -> Any:
 class _Loader(yaml.SafeLoader):
     """PyYAML's parser and composer, remembering which scalars carried an explicit tag."""
 
-    def compose_node(self, parent: Optional[Node], index: Any) -> Node:  # type: ignore[override]
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # types-PyYAML leaves Parser.peek_event unannotated
         explicit = isinstance(event, yaml.ScalarEvent) and event.tag is not None
         node = super().compose_node(parent, index)
         if explicit and isinstance(node, ScalarNode):

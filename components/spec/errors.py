@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import pydantic
+from pydantic_core import ErrorDetails
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def problems_from_validation_error(error: pydantic.ValidationError, root: str) -
     return problems
 
 
-def _expected(detail: dict) -> str:
+def _expected(detail: ErrorDetails) -> str:
     kind = detail["type"]
     if kind == "missing":
         return "required key is missing"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 
 from . import engine_yaml
-from .errors import ConfigError, Problem, UnreadableFile, problems_from_validation_error
 from .cluster import ClusterSpec
+from .errors import ConfigError, Problem, UnreadableFile, problems_from_validation_error
 from .mesh import MeshSpec
 
 #: The structured stack config key holding the mesh (``mesh-rollout:mesh``).
@@ -49,7 +50,7 @@ def parse_cluster(data: Any, root: str = CLUSTER_KEY) -> ClusterSpec:
 
 
 def read_yaml_file(path: str | Path) -> Any:
-    """One YAML file read with the Pulumi engine's rules (:mod:`components.spec.engine_yaml`).
+    """One YAML file read with the Pulumi engine's rules (:mod:`mesh_rollout.spec.engine_yaml`).
 
     Raises :class:`UnreadableFile` (a :class:`ConfigError` whose ``str()`` is one line) when the file is missing,
     not UTF-8, not YAML, holds several documents or anything the engine would refuse (duplicate keys, ``.inf``).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import Field
 
 from .base import ClusterDomain, DnsLabel, Model
@@ -20,14 +18,15 @@ class MeshSpec(Model):
     environment: str = Field(default="dev", description="Environment name (labels, docs).")
     production: bool = Field(default=False, description="Production stack: stricter checks (no fault injection).")
     trust_domain: str = Field(default="cluster.local", description="Mesh trust domain used in principals.")
-    cluster_domain: ClusterDomain = Field(default="cluster.local", description="Kubernetes DNS domain used in service hosts.")
+    cluster_domain: ClusterDomain = Field(default="cluster.local",
+                                          description="Kubernetes DNS domain used in service hosts.")
     control_plane: ControlPlaneSpec = Field(
         description="Istio control plane: the chart source to install from, or install: false (bring your own)."
     )
     namespaces: dict[DnsLabel, NamespaceSpec] = Field(default_factory=dict, description="Mesh namespaces by name.")
     mtls: MtlsSpec = Field(default_factory=MtlsSpec, description="Mutual TLS.")
     services: dict[DnsLabel, ServiceSpec] = Field(default_factory=dict, description="Services by name.")
-    observability: Optional[ObservabilitySpec] = Field(
+    observability: ObservabilitySpec | None = Field(
         default_factory=ObservabilitySpec, description="Observability stack; null turns it off."
     )
 

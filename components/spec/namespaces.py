@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from typing import Optional
 
 from pydantic import Field
 
@@ -25,7 +24,7 @@ class NamespaceSpec(Model):
     """A namespace in the mesh."""
 
     mode: DataplaneMode = Field(default=DataplaneMode.SIDECAR, description="sidecar, ambient or none.")
-    revision: Optional[DnsLabel] = Field(
+    revision: DnsLabel | None = Field(
         default=None,
         description="Revision or revision tag for sidecar injection; default: the control plane's first tag, "
         "else its revision.",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from .base import DNS_LABEL_PATTERN, Model
 from .control_plane import ChartRepository
-
 
 #: The add-ons, in wiring order (Kiali reads the other three).
 ADDONS = ("prometheus", "jaeger", "grafana", "kiali")
@@ -20,13 +19,13 @@ class AddonSpec(Model):
     """An observability add-on: installed from its upstream chart (pinned), or an existing endpoint, or off."""
 
     enabled: bool = Field(default=True, description="Wire this add-on in at all.")
-    url: Optional[str] = Field(
+    url: str | None = Field(
         default=None, description="Use this existing endpoint instead of installing the chart (e.g. a managed one)."
     )
-    chart_version: Optional[str] = Field(default=None, description="Chart version; default: the pinned version.")
-    repository: Optional[ChartRepository] = Field(default=None, description="Chart source; default: upstream repo.")
+    chart_version: str | None = Field(default=None, description="Chart version; default: the pinned version.")
+    repository: ChartRepository | None = Field(default=None, description="Chart source; default: upstream repo.")
     values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values, deep-merged last.")
-    manifest: Optional[str] = Field(
+    manifest: str | None = Field(
         default=None,
         description="Apply Istio's sample add-on manifest from this file instead of the chart (samples/addons/"
         "<addon>.yaml of the Istio release; scripts/install-tools.sh copies them). The samples install into "
@@ -34,7 +33,7 @@ class AddonSpec(Model):
     )
 
     @model_validator(mode="after")
-    def _one_source(self) -> "AddonSpec":
+    def _one_source(self) -> AddonSpec:
         if self.manifest is not None:
             clashing = [name for name, value in (("url", self.url), ("chartVersion", self.chart_version),
                                                  ("repository", self.repository), ("values", self.values or None))
@@ -73,7 +72,7 @@ class GrafanaSpec(AddonSpec):
 class JaegerSpec(AddonSpec):
     """Jaeger: collector (OTLP) for the proxies, query UI for Kiali and people."""
 
-    collector_host: Optional[str] = Field(
+    collector_host: str | None = Field(
         default=None,
         description="OTLP collector host (e.g. otel-collector.tracing.svc.cluster.local); default: the chart's "
         "collector. Required with `url`.",
@@ -81,7 +80,7 @@ class JaegerSpec(AddonSpec):
     collector_port: int = Field(default=4317, ge=1, le=65535, description="OTLP gRPC port of the collector.")
 
     @model_validator(mode="after")
-    def _collector_with_url(self) -> "JaegerSpec":
+    def _collector_with_url(self) -> JaegerSpec:
         if self.enabled and self.url is not None and self.collector_host is None:
             raise ValueError("collectorHost is required when url points at an existing Jaeger")
         return self
@@ -106,13 +105,13 @@ class ObservabilitySpec(Model):
     kiali: AddonSpec = Field(default_factory=AddonSpec, description="Kiali console.")
 
     @model_validator(mode="after")
-    def _kiali_needs_prometheus(self) -> "ObservabilitySpec":
+    def _kiali_needs_prometheus(self) -> ObservabilitySpec:
         if self.kiali.installs_chart and not self.prometheus.enabled:
             raise ValueError("kiali needs prometheus: enable prometheus or give prometheus.url")
         return self
 
     @model_validator(mode="after")
-    def _samples_live_in_istio_system(self) -> "ObservabilitySpec":
+    def _samples_live_in_istio_system(self) -> ObservabilitySpec:
         samples = [name for name in ADDONS if getattr(self, name).installs_manifest]
         if samples and self.namespace != SAMPLES_NAMESPACE:
             raise ValueError(f"Istio's sample add-on manifests ({', '.join(samples)}) install into "

@@ -1,7 +1,7 @@
 """Configuration of metric-gated canary rollouts (``services.<name>.rollout``) and of handing a service's route
 weights to an in-cluster controller (``services.<name>.traffic.weightsManagedBy``).
 
-A rollout is driven by ``python -m components.rollout <stack> <service>`` (see :mod:`components.rollout`): it moves
+A rollout is driven by ``python -m mesh_rollout.rollout <stack> <service>`` (see :mod:`mesh_rollout.rollout`): it moves
 the service's split from ``stable`` to ``canary`` step by step, one targeted ``pulumi up`` per step, and after each
 soak asks Prometheus whether the canary is healthy.
 """
@@ -9,7 +9,7 @@ soak asks Prometheus whether the canary is healthy.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Optional
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -37,24 +37,24 @@ class GatesSpec(Model):
     ``istio_request_duration_milliseconds_bucket``. No data, or Prometheus not answering, is a hold, never a
     promotion."""
 
-    success_rate: Optional[float] = Field(
+    success_rate: float | None = Field(
         default=0.99, ge=0, le=1,
         description="Lowest share of the canary's requests that may answer with something other than 5xx "
         "(0.99 = 99%); null turns the gate off.")
-    p99_latency_ms: Optional[float] = Field(
+    p99_latency_ms: float | None = Field(
         default=None, gt=0, description="Highest 99th percentile of the canary's request duration, in ms.")
-    query: Optional[str] = Field(
+    query: str | None = Field(
         default=None, min_length=1,
         description="A custom PromQL query: every value it returns must be <= queryMax or, without queryMax, true "
         "(not 0, e.g. `... < bool 5`). An empty result is no data (a hold).")
-    query_max: Optional[float] = Field(default=None, description="Highest value `query` may return.")
-    window: Optional[Duration] = Field(
+    query_max: float | None = Field(default=None, description="Highest value `query` may return.")
+    window: Duration | None = Field(
         default=None,
         description="Range of the rate() windows, e.g. 1m; default: the soak time. Keep it at least two scrape "
         "intervals, or every query returns no data.")
 
     @model_validator(mode="after")
-    def _at_least_one_gate(self) -> "GatesSpec":
+    def _at_least_one_gate(self) -> GatesSpec:
         if self.success_rate is None and self.p99_latency_ms is None and self.query is None:
             raise ValueError("a rollout needs at least one gate (successRate, p99LatencyMs or query): without one "
                              "every step would be promoted blind")
@@ -63,7 +63,7 @@ class GatesSpec(Model):
         return self
 
 
-def _check_prometheus_url(url: Optional[str]) -> Optional[str]:
+def _check_prometheus_url(url: str | None) -> str | None:
     if url is None:
         return url
     parts = urlsplit(url)
@@ -74,7 +74,7 @@ def _check_prometheus_url(url: Optional[str]) -> Optional[str]:
 
 
 class RolloutSpec(Model):
-    """A metric-gated canary rollout of a service, run by ``python -m components.rollout <stack> <service>``.
+    """A metric-gated canary rollout of a service, run by ``python -m mesh_rollout.rollout <stack> <service>``.
 
     Each step sets the split to ``{stable: 100 - w, canary: w}``, deploys only this service's VirtualService, waits
     ``soak`` and checks the gates: promote to the next step, hold (no data: wait another soak), or roll back to the
@@ -89,7 +89,7 @@ class RolloutSpec(Model):
         "100.")
     soak: Duration = Field(default="2m", description="How long each step runs before the gates are checked.")
     gates: GatesSpec = Field(default_factory=GatesSpec, description="What the canary must show to be promoted.")
-    prometheus: Optional[str] = Field(
+    prometheus: str | None = Field(
         default=None,
         description="Prometheus base URL the rollout command queries (it runs where you start it, e.g. in CI); "
         "default: observability.prometheus.url, else the in-cluster address of the Prometheus this stack installs.")
@@ -99,7 +99,7 @@ class RolloutSpec(Model):
 
     @field_validator("prometheus")
     @classmethod
-    def _prometheus_url(cls, url: Optional[str]) -> Optional[str]:
+    def _prometheus_url(cls, url: str | None) -> str | None:
         return _check_prometheus_url(url)
 
     @field_validator("steps")
@@ -116,7 +116,7 @@ class RolloutSpec(Model):
         return steps
 
     @model_validator(mode="after")
-    def _two_versions(self) -> "RolloutSpec":
+    def _two_versions(self) -> RolloutSpec:
         if self.canary == self.stable:
             raise ValueError(f"canary and stable must be different versions, both are {self.canary!r}")
         return self

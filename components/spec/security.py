@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Optional, Union
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -55,7 +55,7 @@ class MtlsSpec(Model):
 _PATH_LITERAL = re.compile(r"[a-zA-Z0-9\-._~%!$&'()+,;:@=]+")
 
 
-def path_template_problem(path: str) -> Optional[str]:
+def path_template_problem(path: str) -> str | None:
     """Why Istio refuses ``path`` as an AuthorizationPolicy path (its template rules), or ``None``: ``{*}`` is one
     segment, ``{**}`` any number and only last among the operators; no other braces; with a template, the other
     segments are plain literals."""
@@ -91,7 +91,7 @@ class Caller(Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _from_shorthand(cls, value: Union[str, dict]) -> dict:
+    def _from_shorthand(cls, value: str | dict[str, Any]) -> dict[str, Any]:
         # "shop/order" is shorthand for {namespace: shop, serviceAccount: order}.
         if isinstance(value, str):
             match = _IDENTITY.fullmatch(value)
@@ -125,7 +125,7 @@ class Caller(Model):
 class AccessSpec(Model):
     """Who may call a service. An empty allow-list with ``allowFrom`` unset leaves access unmanaged."""
 
-    allow_from: Optional[list[Caller]] = Field(
+    allow_from: list[Caller] | None = Field(
         default=None,
         description="Callers allowed in (e.g. ['shop/order']); everything else is denied for this service. "
         "An empty list denies every caller.",
@@ -133,7 +133,7 @@ class AccessSpec(Model):
 
     @field_validator("allow_from")
     @classmethod
-    def _unique(cls, callers: Optional[list[Caller]]) -> Optional[list[Caller]]:
+    def _unique(cls, callers: list[Caller] | None) -> list[Caller] | None:
         if callers is None:
             return callers
         seen = set()

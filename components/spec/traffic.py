@@ -4,29 +4,39 @@ from __future__ import annotations
 
 import enum
 from http import HTTPStatus
-from typing import Annotated, Optional
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
 from .base import (
-    DNS_LABEL_PATTERN, INT32_MAX, UINT32_MAX, DnsLabel, DnsSubdomain, Duration, HeaderName, Labels, Model, Re2Pattern, domain_problem,
+    DNS_LABEL_PATTERN,
+    INT32_MAX,
+    UINT32_MAX,
+    DnsLabel,
+    DnsSubdomain,
+    Duration,
+    HeaderName,
+    Labels,
+    Model,
+    Re2Pattern,
+    domain_problem,
 )
-from .security import AccessSpec
 from .rollout import RolloutSpec, WeightsManager
+from .security import AccessSpec
 
 
 class PortSpec(Model):
     """A service port. Istio infers the protocol from the name prefix (``http-…``, ``grpc``) or appProtocol."""
 
     port: int = Field(ge=1, le=65535, description="Port number.")
-    name: Optional[str] = Field(default=None, description="Port name, e.g. http, http-web, grpc, tcp-db.")
-    app_protocol: Optional[str] = Field(default=None, description="Kubernetes appProtocol (http, http2, grpc, tcp).")
+    name: str | None = Field(default=None, description="Port name, e.g. http, http-web, grpc, tcp-db.")
+    app_protocol: str | None = Field(default=None, description="Kubernetes appProtocol (http, http2, grpc, tcp).")
 
 
 class VersionSpec(Model):
     """One version (DestinationRule subset) of a service."""
 
-    labels: Optional[Labels] = Field(
+    labels: Labels | None = Field(
         default=None, description="Pod labels selecting this version; default {version: <version name>}."
     )
 
@@ -54,8 +64,8 @@ class RetrySpec(Model):
     """Retry policy of a route."""
 
     attempts: int = Field(ge=0, le=INT32_MAX, description="Number of retries (0 turns retries off).")
-    per_try_timeout: Optional[Duration] = Field(default=None, description="Timeout of each try, e.g. 2s.")
-    retry_on: Optional[str] = Field(
+    per_try_timeout: Duration | None = Field(default=None, description="Timeout of each try, e.g. 2s.")
+    retry_on: str | None = Field(
         default=None,
         description="Envoy retry conditions, comma-separated without spaces, e.g. 5xx,reset,connect-failure,"
         "retriable-4xx; gRPC conditions (cancelled, unavailable, …) and HTTP status codes (503) too.",
@@ -63,7 +73,7 @@ class RetrySpec(Model):
 
     @field_validator("retry_on")
     @classmethod
-    def _known_conditions(cls, value: Optional[str]) -> Optional[str]:
+    def _known_conditions(cls, value: str | None) -> str | None:
         if value is None:
             return value
         unknown = [c for c in value.split(",") if c not in RETRY_ON_CONDITIONS and not _is_http_status(c)]
@@ -73,7 +83,7 @@ class RetrySpec(Model):
         return value
 
     @model_validator(mode="after")
-    def _no_settings_without_retries(self) -> "RetrySpec":
+    def _no_settings_without_retries(self) -> RetrySpec:
         # Istio's webhook rejects perTryTimeout/retryOn when attempts is 0.
         if self.attempts == 0 and (self.per_try_timeout is not None or self.retry_on is not None):
             raise ValueError("perTryTimeout and retryOn need attempts > 0 (attempts: 0 turns retries off)")
@@ -83,12 +93,12 @@ class RetrySpec(Model):
 class CircuitBreakerSpec(Model):
     """Connection pool limits and outlier detection: Istio's circuit breaker, set on the DestinationRule."""
 
-    max_connections: Optional[int] = Field(default=None, ge=1, le=INT32_MAX, description="TCP connection cap per host.")
-    http1_max_pending_requests: Optional[int] = Field(
+    max_connections: int | None = Field(default=None, ge=1, le=INT32_MAX, description="TCP connection cap per host.")
+    http1_max_pending_requests: int | None = Field(
         default=None, ge=1, le=INT32_MAX, description="Queued HTTP/1 requests cap.")
-    http2_max_requests: Optional[int] = Field(
+    http2_max_requests: int | None = Field(
         default=None, ge=1, le=INT32_MAX, description="Concurrent HTTP/2 requests cap.")
-    max_requests_per_connection: Optional[int] = Field(
+    max_requests_per_connection: int | None = Field(
         default=None, ge=1, le=INT32_MAX, description="Requests per connection.")
     consecutive5xx_errors: int = Field(default=5, ge=0, le=UINT32_MAX, alias="consecutive5xxErrors",
                                        description="5xx errors before a host is ejected.")
@@ -114,11 +124,11 @@ class FaultAbort(Model):
 class FaultSpec(Model):
     """Fault injection on a route (chaos testing; never in production)."""
 
-    delay: Optional[FaultDelay] = Field(default=None, description="Delay injection.")
-    abort: Optional[FaultAbort] = Field(default=None, description="Abort injection.")
+    delay: FaultDelay | None = Field(default=None, description="Delay injection.")
+    abort: FaultAbort | None = Field(default=None, description="Abort injection.")
 
     @model_validator(mode="after")
-    def _delay_or_abort(self) -> "FaultSpec":
+    def _delay_or_abort(self) -> FaultSpec:
         if self.delay is None and self.abort is None:
             raise ValueError("fault needs delay, abort or both (Istio rejects an empty fault)")
         return self
@@ -127,21 +137,21 @@ class FaultSpec(Model):
 class MirrorSpec(Model):
     """Copy live traffic (fire and forget) to a version of this service, or to another service."""
 
-    version: Optional[str] = Field(default=None, description="Version of this (or `service`'s) service to mirror to.")
-    service: Optional[str] = Field(default=None, description="Another service (name in `services`); default: this one.")
+    version: str | None = Field(default=None, description="Version of this (or `service`'s) service to mirror to.")
+    service: str | None = Field(default=None, description="Another service (name in `services`); default: this one.")
     percent: float = Field(default=100.0, description="Share of requests mirrored, 0-100.")
 
 
 class HeaderMatch(Model):
     """How a header value is matched: exactly one of exact, prefix, regex."""
 
-    exact: Optional[str] = Field(default=None, description="Exact value.")
-    prefix: Optional[str] = Field(default=None, min_length=1,
+    exact: str | None = Field(default=None, description="Exact value.")
+    prefix: str | None = Field(default=None, min_length=1,
                                   description="Value prefix (not empty: Istio refuses an empty prefix).")
-    regex: Optional[Re2Pattern] = Field(default=None, description="RE2 regular expression (no lookaround).")
+    regex: Re2Pattern | None = Field(default=None, description="RE2 regular expression (no lookaround).")
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "HeaderMatch":
+    def _exactly_one(self) -> HeaderMatch:
         given = [kind for kind in ("exact", "prefix", "regex") if getattr(self, kind) is not None]
         if len(given) != 1:
             raise ValueError(f"set exactly one of exact, prefix, regex (given: {', '.join(given) or 'none'})")
@@ -154,12 +164,12 @@ class MatchRule(Model):
     name: str = Field(pattern=DNS_LABEL_PATTERN, description="Route name (shows in metrics and access logs).")
     headers: dict[HeaderName, HeaderMatch] = Field(default_factory=dict,
                                                    description="Header matches (all must match).")
-    uri_prefix: Optional[str] = Field(default=None, description="Path prefix match.")
+    uri_prefix: str | None = Field(default=None, description="Path prefix match.")
     version: str = Field(description="Version receiving the matched requests.")
-    service: Optional[str] = Field(default=None, description="Another service to send them to; default: this one.")
+    service: str | None = Field(default=None, description="Another service to send them to; default: this one.")
 
     @model_validator(mode="after")
-    def _matches_something(self) -> "MatchRule":
+    def _matches_something(self) -> MatchRule:
         if not self.headers and self.uri_prefix is None:
             raise ValueError("a match needs headers or uriPrefix (otherwise it would catch every request)")
         return self
@@ -182,17 +192,17 @@ class TrafficSpec(Model):
         description="Weighted split by version, e.g. {v1: 90, v2: 10}; empty = all traffic to the service.",
     )
     matches: list[MatchRule] = Field(default_factory=list, description="Match rules, evaluated before the split.")
-    timeout: Optional[Duration] = Field(default=None, description="Route timeout, e.g. 5s.")
-    retries: Optional[RetrySpec] = Field(default=None, description="Retry policy.")
-    circuit_breaker: Optional[CircuitBreakerSpec] = Field(default=None, description="Circuit breaker.")
-    fault: Optional[FaultSpec] = Field(default=None, description="Fault injection (dev/test stacks).")
-    mirror: Optional[MirrorSpec] = Field(default=None, description="Traffic mirroring.")
-    tls_mode: Optional[TlsMode] = Field(
+    timeout: Duration | None = Field(default=None, description="Route timeout, e.g. 5s.")
+    retries: RetrySpec | None = Field(default=None, description="Retry policy.")
+    circuit_breaker: CircuitBreakerSpec | None = Field(default=None, description="Circuit breaker.")
+    fault: FaultSpec | None = Field(default=None, description="Fault injection (dev/test stacks).")
+    mirror: MirrorSpec | None = Field(default=None, description="Traffic mirroring.")
+    tls_mode: TlsMode | None = Field(
         default=None,
         description="Explicit client TLS mode on the DestinationRule. Leave unset: it turns off auto-mTLS. MUTUAL "
         "(your own client certificates) is refused: certificates cannot be given here; use ISTIO_MUTUAL.",
     )
-    weights_managed_by: Optional[WeightsManager] = Field(
+    weights_managed_by: WeightsManager | None = Field(
         default=None,
         description="Leave the route weights to an in-cluster controller: argo-rollouts (the stack creates the "
         "VirtualService with `split` as initial weights and never changes the weights again; it ignores the subset "
@@ -201,7 +211,7 @@ class TrafficSpec(Model):
 
     @field_validator("tls_mode")
     @classmethod
-    def _no_mutual_without_certificates(cls, mode: Optional[TlsMode]) -> Optional[TlsMode]:
+    def _no_mutual_without_certificates(cls, mode: TlsMode | None) -> TlsMode | None:
         if mode is TlsMode.MUTUAL:
             raise ValueError("MUTUAL needs a client certificate and key, which this package cannot configure (Istio "
                              "refuses MUTUAL without them): use ISTIO_MUTUAL for mesh mTLS, SIMPLE for server-only TLS")
@@ -229,13 +239,13 @@ class ServiceSpec(Model):
     """A Kubernetes Service in the mesh and everything the mesh does for it."""
 
     namespace: str = Field(pattern=DNS_LABEL_PATTERN, description="Namespace of the Service (key of `namespaces`).")
-    service_account: Optional[DnsSubdomain] = Field(
+    service_account: DnsSubdomain | None = Field(
         default=None, description="Workload service account; default: name.")
-    selector: Optional[Labels] = Field(default=None, description="Workload labels; default {app: <name>}.")
+    selector: Labels | None = Field(default=None, description="Workload labels; default {app: <name>}.")
     ports: list[PortSpec] = Field(default_factory=list, description="Service ports (protocol inference check).")
     versions: dict[DnsLabel, VersionSpec] = Field(default_factory=dict, description="Versions (subsets) by name.")
     traffic: TrafficSpec = Field(default_factory=TrafficSpec, description="Routing and resilience.")
     access: AccessSpec = Field(default_factory=AccessSpec, description="Zero-trust allow-list.")
-    expose: Optional[ExposureSpec] = Field(default=None, description="Ingress exposure.")
-    rollout: Optional[RolloutSpec] = Field(
-        default=None, description="Metric-gated canary rollout policy (python -m components.rollout).")
+    expose: ExposureSpec | None = Field(default=None, description="Ingress exposure.")
+    rollout: RolloutSpec | None = Field(
+        default=None, description="Metric-gated canary rollout policy (python -m mesh_rollout.rollout).")

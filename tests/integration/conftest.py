@@ -21,9 +21,11 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
-from components.versions import DEFAULT_ISTIO_VERSION
+from mesh_rollout.versions import DEFAULT_ISTIO_VERSION
 
-COPIED = ("Pulumi.yaml", "__main__.py", "components", "stacks")
+#: The program and its stacks. Not components/: the program imports `mesh_rollout`, which the venv holds as an
+#: editable install of this checkout (pip install --no-deps -e ., scripts/bootstrap.sh), as a user's program would.
+COPIED = ("Pulumi.yaml", "__main__.py", "stacks")
 #: How the committed local stack names the cluster and Istio's assets (rewritten to the test session's).
 LOCAL_KUBECONFIG = "~/.cache/mesh-rollout/cluster/kubeconfig"
 LOCAL_ASSETS = f"~/.cache/mesh-rollout/istio-{DEFAULT_ISTIO_VERSION}"

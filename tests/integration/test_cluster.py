@@ -17,9 +17,9 @@ import yaml
 from pulumi import automation as auto
 
 from conftest import SCHEMA_FILE
-from components.plan import plan
-from components.spec import CLUSTER_KEY, load_stack_file, parse_cluster, read_stack_file
 from integration.conftest import Cluster, make_project
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import CLUSTER_KEY, load_stack_file, parse_cluster, read_stack_file
 
 #: Resource types in Pulumi's state that are not Kubernetes objects.
 NOT_OBJECTS = ("pulumi:", "mesh-rollout:", "kubernetes:helm.sh/v4:Chart", "kubernetes:yaml/v2:ConfigFile")
@@ -322,7 +322,7 @@ def test_an_object_the_server_refuses_fails_the_preview_with_the_servers_message
     import pulumi
     import pulumi_kubernetes as k8s
 
-    from components.spec import ConfigError, parse_mesh
+    from mesh_rollout.spec import ConfigError, parse_mesh
 
     manifest = virtual_service_with_timeout("too-short", "500us")
 
@@ -351,7 +351,7 @@ def test_an_object_the_server_refuses_fails_the_preview_with_the_servers_message
 @pytest.mark.parametrize("duration", DURATIONS, ids=repr)
 def test_our_duration_validation_never_accepts_what_the_server_refuses(deployed, cluster, duration):
     """The API server (CRD schema + CEL) is the oracle: what it refuses, our spec must refuse too."""
-    from components.spec import ConfigError, parse_mesh
+    from mesh_rollout.spec import ConfigError, parse_mesh
 
     manifest = virtual_service_with_timeout("duration-probe", duration)
     server = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(manifest), check=False)
@@ -412,8 +412,8 @@ def edited(mesh: dict, path: tuple, value) -> dict:
 @pytest.mark.parametrize("edit", sorted(EDITS), ids=str)
 def test_what_the_api_server_or_istioctl_refuses_our_validation_refuses_first(deployed, cluster, tools, edit,
                                                                                tmp_path):
-    from components.checks import errors, run_checks
-    from components.spec import ConfigError, parse_mesh
+    from mesh_rollout.checks import errors, run_checks
+    from mesh_rollout.spec import ConfigError, parse_mesh
 
     path, value = EDITS[edit]
     mesh = edited(read_stack_file(deployed["project"] / "stacks" / "Pulumi.local.yaml")["mesh"], path, value)
@@ -470,7 +470,8 @@ def test_the_control_plane_is_upgraded_by_revision_in_four_stack_edits(deployed,
     stable_uid = mwc("istio-revision-tag-stable")["metadata"]["uid"]
 
     # 1. Add the new revision: only creations (its istiod), nothing else changes.
-    done = edit_control_plane(lambda mesh: mesh["controlPlane"]["revisions"].update({"1-30-4-b": {"version": "1.30.4"}}))
+    done = edit_control_plane(
+        lambda mesh: mesh["controlPlane"]["revisions"].update({"1-30-4-b": {"version": "1.30.4"}}))
     assert {op for op, _ in done} == {"create"}, done
     assert cluster.exists("deployment", "istiod-1-30-4-b", "-n", "istio-system")
 

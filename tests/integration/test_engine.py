@@ -3,6 +3,8 @@ cluster), through the Automation API. tests/integration/test_cluster.py applies 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,9 +12,9 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.plan import object_key, plan
-from components.spec import load_stack_file
 from integration.conftest import rendered_objects
+from mesh_rollout.plan import object_key, plan
+from mesh_rollout.spec import load_stack_file
 
 
 def local_stack(project: Path, name: str = "local") -> auto.Stack:
@@ -67,6 +69,12 @@ def test_render_mode_writes_the_plan_and_the_real_charts_then_no_changes_then_de
     changed = stack.preview(diff=True)
     assert {k: v for k, v in changed.change_summary.items() if k != "same"} == {"update": 1}
     assert "replace" not in changed.change_summary
+    # The same change in mesh terms, against the deployed state (what the CI workflow posts next to the preview).
+    diff = subprocess.run([sys.executable, "-m", "mesh_rollout.diff", "--deployed", "render",
+                           "stacks/Pulumi.render.yaml"], cwd=project, capture_output=True, text=True)
+    assert diff.returncode == 1, diff.stdout + diff.stderr
+    assert [line.strip() for line in diff.stdout.splitlines() if line.startswith("  ")] == [
+        "~ shop/catalog: default: catalog.shop:v1 90%, catalog.shop:v2 10% -> catalog.shop:v1 80%, catalog.shop:v2 20%"]
 
     destroyed = stack.destroy()
     assert destroyed.summary.result == "succeeded"

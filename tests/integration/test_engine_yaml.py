@@ -1,4 +1,4 @@
-"""The real engine is the oracle for components.spec.engine_yaml: every snippet in tests/yaml_cases.py is written
+"""The real engine is the oracle for mesh_rollout.spec.engine_yaml: every snippet in tests/yaml_cases.py is written
 into a stack file, read back with `pulumi config --json` (what the program receives), and compared with our
 loader. Snippets the engine refuses must be refused by both."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.spec import UnreadableFile, read_stack_file
+from mesh_rollout.spec import UnreadableFile, read_stack_file
 from yaml_cases import ACCEPTED, REFUSED
 
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from conftest import STACKS
-from components.plan import plan
-from components.plan.naming import version_labels, workload_labels
-from components.spec import load_stack_file
+from mesh_rollout.plan import plan
+from mesh_rollout.plan.naming import version_labels, workload_labels
+from mesh_rollout.spec import load_stack_file
 
 
 def write_manifests(stack_file: Path, directory: Path) -> tuple[Path, Path]:

@@ -26,10 +26,10 @@ import yaml
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 from conftest import PROPERTY_COUNTS
+from mesh_rollout.checks import raise_for_errors, run_checks
+from mesh_rollout.plan import plan
+from mesh_rollout.spec import parse_mesh
 from strategies import VALID_RANGE_EDGES, meshes, valid_range_edges
-from components.checks import raise_for_errors, run_checks
-from components.plan import plan
-from components.spec import parse_mesh
 
 #: How many generated meshes go through istioctl (one call for all of them).
 SAMPLE = 30
@@ -108,7 +108,7 @@ def test_istioctl_validate_accepts_every_object_of_generated_meshes(istioctl, tm
     PROPERTY_COUNTS["objects in the one istioctl validate call"] = len(documents)
     if refused(result):
         # Slow path, only on failure: find the first mesh istioctl refuses on its own and show it.
-        for index, (config, objects) in enumerate(zip(configs, per_config)):
+        for index, (config, objects) in enumerate(zip(configs, per_config, strict=True)):
             alone = validate(istioctl, objects, tmp_path / f"mesh-{index}.yaml")
             if refused(alone):
                 pytest.fail(f"istioctl validate refuses the objects of generated mesh #{index}:\n"

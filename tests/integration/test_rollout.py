@@ -1,5 +1,5 @@
 """Metric-gated canary rollouts on the real engine (file backend, render mode) with a real Prometheus scraping a test
-exporter of Istio-shaped series: ``python -m components.rollout`` run as users run it, in a subprocess.
+exporter of Istio-shaped series: ``python -m mesh_rollout.rollout`` run as users run it, in a subprocess.
 
 Each test deploys its own stack (render mode: the VirtualService lands in a YAML file the test reads), sets the
 canary's traffic on the exporter, and runs the command. Soaks are 1-2 s; gates read a 3 s rate() window.
@@ -23,9 +23,10 @@ import yaml
 from pulumi import automation as auto
 
 from conftest import ROOT
-from components.spec import engine_yaml
+from mesh_rollout.spec import engine_yaml
 
-COPIED = ("Pulumi.yaml", "__main__.py", "components")
+#: The program; `mesh_rollout` (the program's and the rollout command's) comes from the venv's editable install.
+COPIED = ("Pulumi.yaml", "__main__.py")
 #: Where each run's command output goes (the README's examples are pasted from it).
 TRANSCRIPTS = os.environ.get("MESH_ROLLOUT_TRANSCRIPTS")
 
@@ -117,13 +118,13 @@ def record(project: Project, name: str, service: str = "catalog") -> dict:
 
 
 class Run:
-    """``python -m components.rollout`` in a subprocess, its stdout read as it comes (partial lines included:
+    """``python -m mesh_rollout.rollout`` in a subprocess, its stdout read as it comes (partial lines included:
     each step is one line, completed when the step is decided)."""
 
     def __init__(self, project: Project, *args: str):
         self.args = args
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "components.rollout", *args], cwd=project.root, env=project.env,
+            [sys.executable, "-m", "mesh_rollout.rollout", *args], cwd=project.root, env=project.env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         self.out = ""
 
@@ -155,7 +156,7 @@ class Run:
         err = self.process.stderr.read().decode()
         if TRANSCRIPTS:
             with open(TRANSCRIPTS, "a") as transcript:
-                transcript.write(f"$ python -m components.rollout {' '.join(self.args)}\n{self.out}{err}"
+                transcript.write(f"$ python -m mesh_rollout.rollout {' '.join(self.args)}\n{self.out}{err}"
                                  f"# exit status {status}\n\n")
         return status, self.out, err
 

@@ -197,6 +197,8 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
+// k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging paths of its own
+// repository: each is replaced by its own release of the same Kubernetes version.
 replace (
 	k8s.io/api => k8s.io/api v0.37.2
 	k8s.io/apiextensions-apiserver => k8s.io/apiextensions-apiserver v0.37.2
