@@ -1,12 +1,14 @@
 """What will this stack create? ``python -m mesh_rollout.show stacks/Pulumi.dev.yaml``
 
 Prints the plan of a stack file (Istio and Kubernetes objects, Helm releases with their values) as YAML, after the
-same validation and checks ``pulumi preview`` runs. No Pulumi engine, cluster or credentials needed.
+same validation and checks ``pulumi preview`` runs. No Pulumi engine, cluster or credentials needed. ``--sbom``
+prints what the stack deploys (charts, images, manifests, dashboards) as CycloneDX 1.5-shaped JSON instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +17,7 @@ import yaml
 
 from .checks import errors, run_checks
 from .plan import CONCERNS, MeshPlan, plan
+from .sbom import sbom
 from .spec import CLUSTER_KEY, ConfigError, mesh_data, parse_cluster, parse_mesh, project_dir, read_stack_file
 
 
@@ -45,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("stack_file", help="a stack name (dev) or a stack file (stacks/Pulumi.dev.yaml)")
     parser.add_argument("--concern", choices=CONCERNS, help="print only this concern")
     parser.add_argument("--summary", action="store_true", help="print counts per concern instead of objects")
+    parser.add_argument("--sbom", action="store_true",
+                        help="print a CycloneDX 1.5-shaped JSON bill of materials (charts, images, dashboards)")
     args = parser.parse_args(argv)
 
     path = stack_path(args.stack_file)
@@ -66,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     mesh_plan = plan(spec, nodeless=cluster.nodeless)
+    if args.sbom:
+        print(json.dumps(sbom(spec, mesh_plan, path.name.removeprefix("Pulumi.").rsplit(".", 1)[0]), indent=2))
+        return 0
     if args.summary:
         print(_summary(mesh_plan))
         return 0

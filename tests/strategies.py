@@ -384,7 +384,9 @@ def _observability(draw, cluster_domain: str) -> dict | None:
         if name == "jaeger" and draw(st.booleans()):
             settings["collectorPort"] = draw(st.integers(1, 65535))
         if name == "grafana" and draw(st.booleans()):
-            settings["dashboards"] = draw(st.dictionaries(dns_labels(20), st.integers(1, 20000), max_size=3))
+            settings["gnetDashboards"] = draw(st.dictionaries(dns_labels(20), st.integers(1, 20000), max_size=3))
+            settings["dashboards"] = [name for name in ("istio-mesh", "istio-control-plane")
+                                      if name not in settings["gnetDashboards"]]
         # Kiali installed by the stack reads Prometheus: it must not be disabled (the spec refuses that).
         if (name == "kiali" and settings.get("url") is None and settings.get("enabled", True)
                 and observability.get("prometheus", {}).get("enabled") is False):
@@ -403,6 +405,8 @@ def meshes(draw, min_services: int = 0, max_services: int = 5) -> dict:
         mesh["environment"] = draw(st.sampled_from(["dev", "staging", "prod", "local", "test"]))
     if production or draw(st.booleans()):
         mesh["production"] = production
+    if production:  # pinned images (checks MR240, MR241) are tested on their own; tags accepted here
+        mesh["allowMutableTags"] = True
     if draw(st.booleans()):
         mesh["trustDomain"] = draw(st.sampled_from(["cluster.local", "corp.example", "td1"]))
     cluster_domain = "cluster.local"
@@ -909,7 +913,8 @@ CORRUPTIONS: tuple[Corruption, ...] = (
     Corruption("fault percent not a number", "services.*.traffic.fault.abort.percent", ("lots", [], {}),
                {"abort": {"httpStatus": 503}}),
     Corruption("resources not strings", "controlPlane.highAvailability.resources.requests", ({"cpu": 1}, "1cpu")),
-    Corruption("dashboard id not an integer", "observability.grafana.dashboards.istio-mesh", ("7639a", 1.5, None)),
+    Corruption("dashboard id not an integer", "observability.grafana.gnetDashboards.istio-mesh", ("7639a", 1.5, None)),
+    Corruption("dashboard not shipped", "observability.grafana.dashboards", (["istio-nope"], "istio-mesh", {})),
     # values Istio refuses
     Corruption("unknown retryOn condition", "services.*.traffic.retries.retryOn",
                ("5xx, reset", "bogus", "5xx;reset", "", "999", "5xx,,reset", "\u0665\u0660\u0663"), _RETRIES),

@@ -174,7 +174,8 @@ CASES = [
                                        "mirror": {"service": "audit", "percent": 100}}),
                "audit": svc()})),
     Case("MR122", "MR122",
-         mesh({"payment": svc(traffic={"fault": {"abort": {"percent": 5, "httpStatus": 503}}})}, production=True),
+         mesh({"payment": svc(traffic={"fault": {"abort": {"percent": 5, "httpStatus": 503}}})}, production=True,
+              allowMutableTags=True),  # image pinning is MR240/MR241's business
          [(ERROR, "mesh.services.payment.traffic.fault")],
          mesh({"payment": svc(traffic={"fault": {"abort": {"percent": 5, "httpStatus": 503}}})}, production=False)),
     # Effective mode: the namespace's STRICT overrides the mesh's PERMISSIVE.
@@ -315,13 +316,13 @@ CASES = [
     # Port-level exceptions are narrow and deliberate: not reported.
     Case("MR192", "MR192",
          mesh({"payment": svc(ports=[{"port": 8443, "name": "grpc"}, {"port": 9090, "name": "http-metrics"}])},
-              production=True,
+              production=True, allowMutableTags=True,
               mtls={"mode": "PERMISSIVE", "namespaces": {"shop": "DISABLE"},
                     "workloads": {"payment": {"mode": "PERMISSIVE", "ports": {9090: "DISABLE"}}}}),
          [(WARNING, "mesh.mtls.mode"), (WARNING, "mesh.mtls.namespaces.shop"),
           (WARNING, "mesh.mtls.workloads.payment.mode")],
          mesh({"payment": svc(ports=[{"port": 8443, "name": "grpc"}, {"port": 9090, "name": "http-metrics"}])},
-              production=True,
+              production=True, allowMutableTags=True,
               mtls={"mode": "STRICT", "namespaces": {"shop": "STRICT"},
                     "workloads": {"payment": {"ports": {9090: "DISABLE"}}}})),
     # Warning for an internal service, error for an exposed one.
@@ -378,7 +379,28 @@ ROLLOUT_CASES = [
          mesh({"catalog": svc(versions={"stable": {}, "canary": {}},
                               traffic={"split": {"stable": 100, "canary": 0}, "weightsManagedBy": "argo-rollouts"})})),
 ]
-CASES = CASES + ROLLOUT_CASES
+#: Syntactically valid placeholder digests: no registry is reachable where these tests run.
+DIGEST = "sha256:" + "ab" * 32
+PROD = {"production": True, "mtls": {"mode": "STRICT"}}
+ONLY_GRAFANA = {"prometheus": {"enabled": False}, "jaeger": {"enabled": False}, "kiali": {"enabled": False}}
+IMAGE_CASES = [
+    Case("MR240", "MR240", mesh(controlPlane=INSTALLED, observability=None, **PROD),
+         [(ERROR, "mesh.controlPlane.imageDigests.pilot"), (ERROR, "mesh.controlPlane.imageDigests.proxyv2")],
+         mesh(controlPlane={**INSTALLED, "imageDigests": {"pilot": DIGEST, "proxyv2": DIGEST}}, observability=None,
+              **PROD)),
+    Case("MR240-opt-out", "MR240", mesh(controlPlane=INSTALLED, observability=None, **PROD),
+         [(ERROR, "mesh.controlPlane.imageDigests.pilot"), (ERROR, "mesh.controlPlane.imageDigests.proxyv2")],
+         mesh(controlPlane=INSTALLED, observability=None, allowMutableTags=True, **PROD)),
+    Case("MR241", "MR241",
+         mesh(observability={**ONLY_GRAFANA, "grafana": {"images": ["docker.io/grafana/grafana:12.0.1"]}}, **PROD),
+         [(ERROR, "mesh.observability.grafana.images.0")],
+         mesh(observability={**ONLY_GRAFANA, "grafana": {"images": [f"docker.io/grafana/grafana:12.0.1@{DIGEST}"]}},
+              **PROD)),
+    Case("MR241-undeclared", "MR241", mesh(observability=ONLY_GRAFANA, **PROD),
+         [(ERROR, "mesh.observability.grafana.images")],
+         mesh(observability={**ONLY_GRAFANA, "grafana": {"allowMutableTags": True}}, **PROD)),
+]
+CASES = CASES + ROLLOUT_CASES + IMAGE_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -460,6 +482,7 @@ def shop() -> dict:
         "environment": "prod",
         "production": True,
         "controlPlane": {**INSTALLED, "revisionTags": ["stable"],
+                         "imageDigests": {"pilot": DIGEST, "proxyv2": DIGEST},
                          "gateways": {"ingress": {"namespace": "istio-ingress", "tlsSecret": "shop-tls"}}},
         "namespaces": {"shop": {"mode": "sidecar", "revision": "stable", "defaultDeny": True,
                                 "labels": {"team": "shop"}}},
@@ -483,7 +506,9 @@ def shop() -> dict:
                                     "matches": [{"name": "beta-users", "headers": BETA, "version": "v2"}],
                                     "mirror": {"version": "v2", "percent": 5}}},
         },
-        "observability": {"tracing": {"samplingPercent": 1}},
+        "observability": {"tracing": {"samplingPercent": 1},
+                          **{addon: {"allowMutableTags": True}
+                             for addon in ("prometheus", "grafana", "jaeger", "kiali")}},
     }
 
 

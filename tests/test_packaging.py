@@ -29,7 +29,8 @@ def test_pyproject_maps_every_subpackage_of_components_onto_mesh_rollout():
     setuptools = PYPROJECT["tool"]["setuptools"]
     assert setuptools["package-dir"] == {"mesh_rollout": "components"}
     assert set(setuptools["packages"]) == subpackages()
-    assert setuptools["package-data"] == {"mesh_rollout": ["py.typed"]} and (SOURCE / "py.typed").is_file()
+    assert setuptools["package-data"] == {"mesh_rollout": ["py.typed", "dashboards/*.json", "dashboards/README.md"]}
+    assert (SOURCE / "py.typed").is_file() and list((SOURCE / "dashboards").glob("*.json"))
 
 
 def test_the_public_api_is_explicit():
@@ -85,6 +86,8 @@ def test_the_wheel_holds_mesh_rollout_and_no_components(tmp_path):
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"mesh_rollout"}
     assert "mesh_rollout/py.typed" in names
+    # Istio's dashboards ship as package data (Grafana gets them from the package, not from grafana.com).
+    assert {f"mesh_rollout/dashboards/{path.name}" for path in (SOURCE / "dashboards").iterdir()} <= set(names)
     assert {f"{package.replace('.', '/')}/__init__.py" for package in subpackages()} <= set(names)
     assert {name.removeprefix("mesh_rollout/") for name in names if name.endswith(".py")} == {
         str(path.relative_to(SOURCE)) for path in SOURCE.rglob("*.py") if "__pycache__" not in path.parts}

@@ -21,6 +21,7 @@ from ..spec import ConfigError, MeshSpec
 from . import (  # noqa: F401  (registers the checks)
     control_plane,
     exposure,
+    images,
     namespaces,
     revisions,
     rollout,

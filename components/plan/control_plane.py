@@ -6,9 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..spec import ChartRepository, ControlPlaneSpec, GatewayKind, Resources
+from ..spec import ChartRepository, ControlPlaneSpec, GatewayKind, IstioImage, Resources
 from ..spec.control_plane import version_key
 from .charts import release
+from .images import ISTIO_HUB, istio_reference
 from .model import ConcernPlan, KubeObject, deep_merge, prune
 from .naming import metadata
 
@@ -36,8 +37,6 @@ def namespace_object(name: str) -> KubeObject:
 #: the identity of everything its istiod chart created.
 SHARED_ISTIOD_KEY = "istiod"
 
-#: Where Istio's released images live; the chart source trees default to a test registry, so the plan pins it.
-ISTIO_HUB = "docker.io/istio"
 
 
 def webhook_values(nodeless: bool) -> dict[str, Any]:
@@ -67,7 +66,7 @@ def istiod_values(
         mesh_config["extensionProviders"] = [
             {"name": tracing.name, "opentelemetry": {"service": tracing.service, "port": tracing.port}}
         ]
-    values = {
+    values: dict[str, Any] = {
         "revision": installed.name,
         # The tags' injection webhooks are rendered by the chart of the revision they point at.
         "revisionTags": control_plane.tags_of(installed.name),
@@ -91,6 +90,14 @@ def istiod_values(
             "defaultPodDisruptionBudget": {"enabled": ha.pod_disruption_budget},
         },
     }
+    pilot = installed.image_digests.get(IstioImage.PILOT)
+    if pilot is not None:  # the chart takes `image` as the whole reference when it contains a "/"
+        values["image"] = istio_reference(IstioImage.PILOT, installed.version, pilot)
+    proxy = installed.image_digests.get(IstioImage.PROXYV2)
+    if proxy is not None:  # the injection templates take a whole reference the same way (sidecar, init, gateway)
+        reference = istio_reference(IstioImage.PROXYV2, installed.version, proxy)
+        values["global"]["proxy"]["image"] = reference
+        values["global"]["proxy_init"] = {"image": reference}
     merged = deep_merge(deep_merge(prune(values), webhook_values(nodeless)), control_plane.istiod_values)
     return deep_merge(merged, installed.istiod_values)
 
@@ -164,11 +171,17 @@ def plan_control_plane(
     istiods = tuple(revision.release for revision in revisions.values())
     last = istiods
     if control_plane.ambient:
-        pinned = {"global": {"hub": ISTIO_HUB, "tag": default.version}}
+        pinned: dict[str, Any] = {"global": {"hub": ISTIO_HUB, "tag": default.version}}
+        cni_digest = control_plane.image_digests.get(IstioImage.INSTALL_CNI)
+        if cni_digest is not None:  # a whole reference (with a "/") replaces hub/image:tag in the chart
+            pinned["image"] = istio_reference(IstioImage.INSTALL_CNI, default.version, cni_digest)
         add("istio-cni", "cni", default.version, ns, {"profile": "ambient", **pinned}, istiods, default.charts)
         # ztunnel's image settings are top-level values.
-        add("ztunnel", "ztunnel", default.version, ns,
-            {"revision": default.name, "hub": ISTIO_HUB, "tag": default.version}, ("istio-cni",), default.charts)
+        ztunnel: dict[str, Any] = {"revision": default.name, "hub": ISTIO_HUB, "tag": default.version}
+        ztunnel_digest = control_plane.image_digests.get(IstioImage.ZTUNNEL)
+        if ztunnel_digest is not None:
+            ztunnel["image"] = istio_reference(IstioImage.ZTUNNEL, default.version, ztunnel_digest)
+        add("ztunnel", "ztunnel", default.version, ns, ztunnel, ("istio-cni",), default.charts)
         last = ("ztunnel",)
     for name, gateway in sorted(control_plane.gateways.items()):
         depends = last if gateway.namespace in managed_namespaces else (*last, f"Namespace/{gateway.namespace}")

@@ -4,12 +4,15 @@ manifest (which brings its own wiring) instead of its chart."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from ..spec import ChartRepository, ObservabilitySpec
-from ..spec.observability import AddonSpec
+from ..spec.observability import SHIPPED_DASHBOARDS, AddonSpec
 from .charts import release
 from .control_plane import TracingProvider, namespace_object
 from .model import ConcernPlan, HelmRelease, KubeObject, ManifestFile, PlannedSecret, deep_merge
@@ -113,11 +116,44 @@ def _grafana_values(spec: ObservabilitySpec, ends: Endpoints) -> dict[str, Any]:
                                "options": {"path": "/var/lib/grafana/dashboards/istio"}}],
             }
         },
+        # Istio's dashboards shipped with the package, inline (the chart writes them into the ConfigMap
+        # grafana-dashboards-istio, mounted at the provider's path); grafana.com ids only when asked for.
         "dashboards": {
-            "istio": {name: {"gnetId": gnet_id, "datasource": "Prometheus"}
-                      for name, gnet_id in sorted(spec.grafana.dashboards.items())}
+            "istio": {
+                **{name: {"json": dashboard_json(name)} for name in sorted(spec.grafana.dashboards)},
+                **{name: {"gnetId": gnet_id, "datasource": "Prometheus"}
+                   for name, gnet_id in sorted(spec.grafana.gnet_dashboards.items())},
+            }
         },
     }
+
+
+@dataclass(frozen=True)
+class ShippedDashboard:
+    """One of Istio's dashboards shipped in ``mesh_rollout/dashboards``."""
+
+    name: str
+    file: str
+    #: Grafana's ``title`` of the dashboard.
+    title: str
+    sha256: str
+
+
+#: The Istio release the shipped dashboards come from (see ``mesh_rollout/dashboards/README.md``).
+DASHBOARDS_VERSION = "1.30.4"
+
+
+def dashboard_json(name: str) -> str:
+    """The JSON text of a shipped dashboard, as the package holds it."""
+    return (resources.files("mesh_rollout") / "dashboards" / SHIPPED_DASHBOARDS[name]).read_text(encoding="utf-8")
+
+
+def shipped_dashboard(name: str) -> ShippedDashboard:
+    """A shipped dashboard's file, title and SHA-256."""
+    text = dashboard_json(name)
+    title = json.loads(text).get("title", name)
+    return ShippedDashboard(name, SHIPPED_DASHBOARDS[name], str(title),
+                            hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def _jaeger_values() -> dict[str, Any]:

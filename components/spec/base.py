@@ -30,6 +30,20 @@ def _check_dns_label(name: str) -> str:
 #: A name that becomes (part of) a Kubernetes object name or label value: namespaces, services, versions, gateways.
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _check_digest(value: str) -> str:
+    if not _DIGEST.fullmatch(value):
+        raise ValueError("must be an image digest: sha256: and 64 lower-case hex digits (e.g. from `crane digest` or "
+                         "`docker buildx imagetools inspect`)")
+    return value
+
+
+#: An OCI image digest, ``sha256:`` + 64 lower-case hex digits.
+ImageDigest = Annotated[str, AfterValidator(_check_digest)]
+
+
 def _check_dns_subdomain(name: str) -> str:
     if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
         raise ValueError(f"name {name!r} must be a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253 "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from dataclasses import dataclass
@@ -10,7 +11,20 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..versions import DEFAULT_ISTIO_VERSION
-from .base import DNS_LABEL_PATTERN, INT32_MAX, DnsLabel, DnsSubdomain, Model
+from .base import DNS_LABEL_PATTERN, INT32_MAX, DnsLabel, DnsSubdomain, ImageDigest, Model
+
+
+class IstioImage(str, enum.Enum):
+    """Istio's images, by the names of their repositories under the hub (``docker.io/istio/<name>``)."""
+
+    PILOT = "pilot"
+    PROXYV2 = "proxyv2"
+    INSTALL_CNI = "install-cni"
+    ZTUNNEL = "ztunnel"
+
+
+#: The images of one istiod revision (its own istiod and the proxies it injects).
+REVISION_IMAGES = (IstioImage.PILOT, IstioImage.PROXYV2)
 
 
 class ChartRepository(Model):
@@ -158,6 +172,20 @@ class RevisionSpec(Model):
         default=None, description="Where this revision's istiod chart comes from; default: controlPlane.charts "
         "(a local directory holds one version: give each version its own).",
     )
+    image_digests: dict[IstioImage, ImageDigest] = Field(
+        default_factory=dict,
+        description="Digests of this revision's images (pilot, proxyv2), e.g. {pilot: \"sha256:…\"}: istiod and "
+        "the proxies it injects are then referenced as hub/image:version@sha256:….",
+    )
+
+    @field_validator("image_digests")
+    @classmethod
+    def _revision_images_only(cls, digests: dict[IstioImage, str]) -> dict[IstioImage, str]:
+        other = sorted(image.value for image in digests if image not in REVISION_IMAGES)
+        if other:
+            raise ValueError(f"a revision has the images pilot and proxyv2; {', '.join(other)} belong in "
+                             "controlPlane.imageDigests (one cni and one ztunnel for all revisions)")
+        return digests
 
 
 @dataclass(frozen=True)
@@ -171,6 +199,8 @@ class InstalledRevision:
     release: str
     #: Its chart source when it is not the control plane's.
     charts: ChartRepository | None = None
+    #: Digests of its images (pilot, proxyv2), by image.
+    image_digests: dict[IstioImage, str] = dataclasses.field(default_factory=dict)
 
 
 class ControlPlaneSpec(Model):
@@ -221,6 +251,13 @@ class ControlPlaneSpec(Model):
     istiod_values: dict[str, Any] = Field(
         default_factory=dict, description="Extra istiod chart values, deep-merged over the generated ones."
     )
+    image_digests: dict[IstioImage, ImageDigest] = Field(
+        default_factory=dict,
+        description="Image digests by Istio image (pilot, proxyv2, install-cni, ztunnel), e.g. {pilot: "
+        "\"sha256:…\", proxyv2: \"sha256:…\"}: each image is then deployed as docker.io/istio/<image>:<version>"
+        "@sha256:… (the tag stays readable, the digest decides). With `revisions`, pilot and proxyv2 go in each "
+        "revision's imageDigests. Check MR240 requires them in production stacks.",
+    )
 
     @field_validator("gateways")
     @classmethod
@@ -262,6 +299,15 @@ class ControlPlaneSpec(Model):
         return self
 
     @model_validator(mode="after")
+    def _revision_digests_per_revision(self) -> ControlPlaneSpec:
+        if self.revisions:
+            misplaced = sorted(image.value for image in self.image_digests if image in REVISION_IMAGES)
+            if misplaced:
+                raise ValueError(f"with revisions, each revision has its own version and so its own digests: move "
+                                 f"{', '.join(misplaced)} into revisions.<name>.imageDigests")
+        return self
+
+    @model_validator(mode="after")
     def _charts_when_installing(self) -> ControlPlaneSpec:
         if self.install and self.charts is None:
             raise ValueError(
@@ -289,9 +335,11 @@ class ControlPlaneSpec(Model):
         """Every revision the plan installs, by name, oldest version first."""
         if not self.revisions:
             name = self.revision_name
-            return {name: InstalledRevision(name, self.version, {}, "istiod")}
+            return {name: InstalledRevision(name, self.version, {}, "istiod", image_digests={
+                image: digest for image, digest in self.image_digests.items() if image in REVISION_IMAGES})}
         ordered = sorted(self.revisions.items(), key=lambda item: (version_key(item[1].version), item[0]))
-        return {name: InstalledRevision(name, spec.version, dict(spec.istiod_values), f"istiod-{name}", spec.charts)
+        return {name: InstalledRevision(name, spec.version, dict(spec.istiod_values), f"istiod-{name}", spec.charts,
+                                        dict(spec.image_digests))
                 for name, spec in ordered}
 
     @property

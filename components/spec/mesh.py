@@ -17,6 +17,11 @@ class MeshSpec(Model):
 
     environment: str = Field(default="dev", description="Environment name (labels, docs).")
     production: bool = Field(default=False, description="Production stack: stricter checks (no fault injection).")
+    allow_mutable_tags: bool = Field(
+        default=False,
+        description="Accept images referenced by tag only in a production stack (opts out of checks MR240 and "
+        "MR241). Outside production, tags are always accepted.",
+    )
     trust_domain: str = Field(default="cluster.local", description="Mesh trust domain used in principals.")
     cluster_domain: ClusterDomain = Field(default="cluster.local",
                                           description="Kubernetes DNS domain used in service hosts.")

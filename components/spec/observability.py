@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import DNS_LABEL_PATTERN, Model
 from .control_plane import ChartRepository
 
 #: The add-ons, in wiring order (Kiali reads the other three).
 ADDONS = ("prometheus", "jaeger", "grafana", "kiali")
+#: Istio's dashboards shipped in ``mesh_rollout/dashboards`` (name -> file), see its README.md.
+SHIPPED_DASHBOARDS = {
+    "istio-mesh": "istio-mesh-dashboard.gen.json",
+    "istio-service": "istio-service-dashboard.json",
+    "istio-workload": "istio-workload-dashboard.json",
+    "istio-control-plane": "pilot-dashboard.gen.json",
+    "istio-performance": "istio-performance-dashboard.json",
+}
 #: Where Istio's sample add-on manifests install themselves (hard-coded in the samples).
 SAMPLES_NAMESPACE = "istio-system"
 
@@ -25,6 +33,17 @@ class AddonSpec(Model):
     chart_version: str | None = Field(default=None, description="Chart version; default: the pinned version.")
     repository: ChartRepository | None = Field(default=None, description="Chart source; default: upstream repo.")
     values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values, deep-merged last.")
+    images: list[str] = Field(
+        default_factory=list,
+        description="The images this add-on deploys, as full references (registry/repository:tag@sha256:…), once "
+        "you have pinned them through `values` (each upstream chart has its own image values) or in your copy of "
+        "the manifest. Listed in the SBOM; check MR241 requires them, each with a digest, in production stacks.",
+    )
+    allow_mutable_tags: bool = Field(
+        default=False,
+        description="Accept that this add-on's images are referenced by tag in a production stack (opts out of "
+        "check MR241 for this add-on only).",
+    )
     manifest: str | None = Field(
         default=None,
         description="Apply Istio's sample add-on manifest from this file instead of the chart (samples/addons/"
@@ -55,18 +74,37 @@ class AddonSpec(Model):
 
 
 class GrafanaSpec(AddonSpec):
-    """Grafana with a Prometheus datasource and Istio's dashboards from grafana.com."""
+    """Grafana with a Prometheus datasource and Istio's dashboards, shipped with this package (no download)."""
 
-    dashboards: dict[str, int] = Field(
-        default_factory=lambda: {
-            "istio-mesh": 7639,
-            "istio-service": 7636,
-            "istio-workload": 7630,
-            "istio-control-plane": 7645,
-            "istio-performance": 11829,
-        },
-        description="Dashboards by name -> grafana.com id.",
+    dashboards: list[str] = Field(
+        default_factory=lambda: list(SHIPPED_DASHBOARDS),
+        description="Istio's dashboards to provision, from the JSON files shipped in the package "
+        "(mesh_rollout/dashboards, Istio 1.30.4): " + ", ".join(SHIPPED_DASHBOARDS) + ".",
     )
+    gnet_dashboards: dict[str, int] = Field(
+        default_factory=dict,
+        description="Opt-in: dashboards by name -> grafana.com id, downloaded by Grafana at start-up (latest "
+        "revision, needs egress to grafana.com), e.g. {node-exporter: 1860}.",
+    )
+
+    @field_validator("dashboards")
+    @classmethod
+    def _shipped(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if name not in SHIPPED_DASHBOARDS]
+        if unknown:
+            raise ValueError(f"no shipped dashboard {', '.join(unknown)}; expected some of "
+                             f"{', '.join(SHIPPED_DASHBOARDS)} (grafana.com dashboards go in gnetDashboards)")
+        if len(set(names)) != len(names):
+            raise ValueError("a dashboard is listed twice")
+        return names
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> GrafanaSpec:
+        both = sorted(set(self.dashboards) & set(self.gnet_dashboards))
+        if both:
+            raise ValueError(f"dashboard {', '.join(both)} is both shipped (dashboards) and downloaded "
+                             "(gnetDashboards): keep one")
+        return self
 
 
 class JaegerSpec(AddonSpec):
