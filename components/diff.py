@@ -31,6 +31,14 @@ ISTIO_GROUPS = ("networking.istio.io", "security.istio.io", "telemetry.istio.io"
 View = dict[tuple[str, str, str], str]
 
 
+def _number(value: Any) -> str:
+    """A number as people write it: ``5`` and ``5.0`` are the same percentage (a plan says 5.0, the deployed state
+    JSON may say 5)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _name(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}".lstrip("/")
@@ -94,7 +102,7 @@ def _destination(route: Mapping[str, Any]) -> str:
     host = str(destination.get("host", "")).split(".svc.")[0]
     subset = destination.get("subset")
     label = f"{host}:{subset}" if subset else host
-    return f"{label} {route['weight']}%" if "weight" in route else label
+    return f"{label} {_number(route['weight'])}%" if "weight" in route else label
 
 
 def _match(match: Sequence[Mapping[str, Any]]) -> str:
@@ -133,13 +141,13 @@ def _virtual_service(obj: Mapping[str, Any], view: View) -> None:
         if "delay" in fault:
             delay = fault["delay"]
             view[("faults", subject, f"{label}: delay")] = (
-                f"{delay.get('fixedDelay')} for {(delay.get('percentage') or {}).get('value', 100)}%")
+                f"{delay.get('fixedDelay')} for {_number((delay.get('percentage') or {}).get('value', 100))}%")
         if "abort" in fault:
             abort = fault["abort"]
             view[("faults", subject, f"{label}: abort")] = (
-                f"HTTP {abort.get('httpStatus')} for {(abort.get('percentage') or {}).get('value', 100)}%")
+                f"HTTP {abort.get('httpStatus')} for {_number((abort.get('percentage') or {}).get('value', 100))}%")
         if route.get("mirror"):
-            percent = (route.get("mirrorPercentage") or {}).get("value", 100)
+            percent = _number((route.get("mirrorPercentage") or {}).get("value", 100))
             view[("routing", subject, f"{label}: mirror")] = f"{_destination({'destination': route['mirror']})} " \
                                                              f"{percent}%"
 
@@ -179,7 +187,8 @@ def _telemetry(obj: Mapping[str, Any], view: View) -> None:
     spec = obj.get("spec") or {}
     for tracing in spec.get("tracing") or []:
         providers = ", ".join(p.get("name", "") for p in tracing.get("providers") or [])
-        view[("telemetry", _name(obj), "tracing")] = f"{tracing.get('randomSamplingPercentage', 1)}% to {providers}"
+        sampling = _number(tracing.get("randomSamplingPercentage", 1))
+        view[("telemetry", _name(obj), "tracing")] = f"{sampling}% to {providers}"
     if "accessLogging" in spec:
         view[("telemetry", _name(obj), "access logs")] = "on" if spec["accessLogging"] else "off"
 

@@ -52,7 +52,7 @@ def test_timeouts_retries_faults_and_mirrors_are_named_per_route():
     changed = lines(before, after)
     assert "+ shop/order: default: timeout: 3s" in changed
     assert "+ shop/order: default: retries: 2 attempts of 1s" in changed
-    assert "+ shop/order: default: abort: HTTP 503 for 5.0%" in changed
+    assert "+ shop/order: default: abort: HTTP 503 for 5%" in changed
 
 
 def test_identical_stacks_differ_in_nothing_and_exit_0(tmp_path):
@@ -71,7 +71,7 @@ def test_staging_to_prod_reads_as_the_mesh_differences_between_them():
     # Sections in a fixed order, each difference on one line.
     assert text.index("resilience:") < text.index("exposure:") < text.index("telemetry:")
     assert "+ gateway istio-ingress/ingress: HTTPS 443: shop.example.com (TLS SIMPLE)" in text
-    assert "~ istio-system/mesh-default: tracing: 10.0% to jaeger -> 1.0% to jaeger" in text
+    assert "~ istio-system/mesh-default: tracing: 10% to jaeger -> 1% to jaeger" in text
 
 
 def test_an_unreadable_side_is_exit_2_with_its_reason(tmp_path):
@@ -80,3 +80,15 @@ def test_an_unreadable_side_is_exit_2_with_its_reason(tmp_path):
     out = io.StringIO()
     assert main([str(bad), str(ROOT / "stacks" / "Pulumi.dev.yaml")], out=out) == 2
     assert out.getvalue().strip().endswith("mapping key 'a' already defined at line 2")
+
+
+def test_numbers_compare_by_value_not_by_spelling():
+    """The plan says 5.0 where the deployed state's JSON says 5 (found on the engine): no difference."""
+    planned = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+               "metadata": {"name": "p", "namespace": "shop"},
+               "spec": {"http": [{"name": "default", "route": [{"destination": {"host": "p"}, "weight": 100.0}],
+                                  "fault": {"abort": {"httpStatus": 503, "percentage": {"value": 5.0}}}}]}}
+    deployed = copy.deepcopy(planned)
+    deployed["spec"]["http"][0]["route"][0]["weight"] = 100
+    deployed["spec"]["http"][0]["fault"]["abort"]["percentage"]["value"] = 5
+    assert compare(mesh_view([planned]), mesh_view([deployed])) == []
