@@ -53,9 +53,10 @@ def main() -> None:
     if cluster.render_dir is not None and cluster.render_secrets and secrets:
         pulumi.log.warn(f"cluster.renderSecrets is on: {', '.join(sorted(secrets))} will be written to "
                         f"{cluster.render_dir} in base64 (not encrypted); keep that directory out of version control")
-    mesh = Mesh("mesh", MeshArgs(spec=spec, provider=provider_for(cluster), secrets=secrets,
-                                 nodeless=cluster.nodeless,
-                                 omit_secrets=cluster.render_dir is not None and not cluster.render_secrets))
+    # The provider goes through resource options, as Pulumi components take it; every child inherits it.
+    mesh = Mesh("mesh", MeshArgs(spec=spec, secrets=secrets, nodeless=cluster.nodeless,
+                                 omit_secrets=cluster.render_dir is not None and not cluster.render_secrets),
+                pulumi.ResourceOptions(provider=provider_for(cluster)))
     pulumi.export("revision", mesh.revision)
     pulumi.export("hosts", mesh.hosts)
     pulumi.export("urls", mesh.urls)

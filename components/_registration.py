@@ -34,18 +34,16 @@ class ConcernComponent(pulumi.ComponentResource):
         self,
         type_token: str,
         name: str,
-        provider: k8s.Provider | None,
         opts: pulumi.ResourceOptions | None,
     ):
         super().__init__(type_token, name, None, opts)
         self._name = name
-        self._provider = provider
         self.resources = {}
 
     def _opts(self, depends_on: Sequence[str]) -> pulumi.ResourceOptions:
+        # No provider here: children inherit the one given to the component through its resource options.
         return pulumi.ResourceOptions(
             parent=self,
-            provider=self._provider,
             depends_on=[self.resources[key] for key in depends_on if key in self.resources],
         )
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
 from ._validation import check_component, coerce, log_warnings, partial_mesh
@@ -29,8 +28,6 @@ class AccessArgs:
     trust_domain: str = "cluster.local"
     #: Gateways whose service accounts may reach the services they expose.
     gateways: Mapping[str, GatewaySpec | Mapping[str, Any]] = field(default_factory=dict)
-    #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -59,7 +56,7 @@ class Access(ConcernComponent):
                           "controlPlane": {"install": False, "gateways": gateways}}),
             ACCESS, {"mesh.services": "services", "mesh.namespaces": "namespaces",
                      "mesh.controlPlane.gateways": "gateways"})
-        super().__init__("mesh-rollout:index:Access", name, args.provider, opts)
+        super().__init__("mesh-rollout:index:Access", name, opts)
         log_warnings(found, self)
         self.plan = plan_access(services, namespaces, args.trust_domain, gateways)
         self._register(self.plan)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
 from ._validation import check_component, coerce, log_warnings, partial_mesh
@@ -22,8 +21,6 @@ class ControlPlaneArgs:
 
     #: Version, revision, chart source, HA, meshConfig and gateways. ``install: false`` registers nothing.
     spec: ControlPlaneSpec | Mapping[str, Any]
-    #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: k8s.Provider | None = None
     #: Trust domain written into meshConfig (must match the principals AuthorizationPolicies use).
     trust_domain: str = "cluster.local"
     #: Tracing extension provider for meshConfig (the Jaeger collector), if any.
@@ -54,7 +51,7 @@ class ControlPlane(ConcernComponent):
         spec = coerce(ControlPlaneSpec, args.spec, "spec")
         found = [] if args.checked else check_component(
             partial_mesh({"controlPlane": spec}), CONTROL_PLANE, {"mesh.controlPlane": "spec"})
-        super().__init__("mesh-rollout:index:ControlPlane", name, args.provider, opts)
+        super().__init__("mesh-rollout:index:ControlPlane", name, opts)
         log_warnings(found, self)
         self.plan = plan_control_plane(spec, args.trust_domain, args.tracing, args.managed_namespaces,
                                        args.nodeless)

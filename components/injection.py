@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
 from ._validation import check_component, coerce, log_warnings, partial_mesh
@@ -25,8 +24,6 @@ class InjectionArgs:
     namespaces: Mapping[str, NamespaceSpec | Mapping[str, Any]]
     #: Revision or revision tag sidecar namespaces get when they do not name one.
     default_revision: str
-    #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -46,7 +43,7 @@ class Injection(ConcernComponent):
         default_revision = coerce(DnsLabel, args.default_revision, "defaultRevision")
         found = [] if args.checked else check_component(
             partial_mesh({"namespaces": namespaces}), INJECTION, {"mesh.namespaces": "namespaces"})
-        super().__init__("mesh-rollout:index:Injection", name, args.provider, opts)
+        super().__init__("mesh-rollout:index:Injection", name, opts)
         log_warnings(found, self)
         self.plan = plan_injection(namespaces, default_revision)
         self._register(self.plan)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from .access import Access, AccessArgs
 from .checks import Finding, errors, run_checks, warnings
@@ -27,8 +26,6 @@ class MeshArgs:
     #: The mesh configuration: a :class:`MeshSpec` (``mesh_rollout.spec.parse_mesh`` builds one from stack config) or
     #: the same plain data a stack file holds (camelCase keys), validated here.
     spec: MeshSpec | Mapping[str, Any]
-    #: Kubernetes provider for every resource: a cluster's, or one in render mode (``render_yaml_to_directory``).
-    provider: k8s.Provider | None = None
     #: Secret config values by key (e.g. ``grafanaAdminPassword``); they stay secret outputs.
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     #: The cluster runs no pods (``ClusterSpec.nodeless``, e.g. scripts/cluster.sh): nothing waits for workloads to
@@ -97,7 +94,6 @@ class Mesh(pulumi.ComponentResource):
         for finding in found_warnings:
             pulumi.log.warn(str(finding), resource=self)
 
-        provider = args.provider
         cp = spec.control_plane
         owned_namespaces = frozenset(spec.namespaces)
 
@@ -106,33 +102,33 @@ class Mesh(pulumi.ComponentResource):
 
         self.control_plane = ControlPlane(
             f"{name}-control-plane",
-            ControlPlaneArgs(spec=cp, provider=provider, trust_domain=spec.trust_domain, tracing=mesh_tracing(spec),
+            ControlPlaneArgs(spec=cp, trust_domain=spec.trust_domain, tracing=mesh_tracing(spec),
                              managed_namespaces=owned_namespaces, nodeless=args.nodeless, checked=True),
             child(),
         )
         # Namespace labels name a revision whose injector webhook must exist first.
         self.injection = Injection(
             f"{name}-injection", InjectionArgs(namespaces=spec.namespaces, default_revision=cp.injection_revision,
-                                               provider=provider, checked=True),
+                                               checked=True),
             child(self.control_plane),
         )
         # Istio custom resources need the CRDs (base chart) and istiod's validation webhook, and their namespaces.
         istio_ready = (self.control_plane, self.injection)
         self.mutual_tls = MutualTls(
             f"{name}-mtls", MutualTlsArgs(mtls=spec.mtls, services=spec.services, root_namespace=spec.root_namespace,
-                                        provider=provider, checked=True),
+                                        checked=True),
             child(*istio_ready)
         )
         self.traffic = Traffic(
             f"{name}-traffic",
             TrafficArgs(services=spec.services, gateways=cp.gateways, cluster_domain=spec.cluster_domain,
-                        provider=provider, checked=True),
+                        checked=True),
             child(*istio_ready),
         )
         self.access = Access(
             f"{name}-access",
             AccessArgs(services=spec.services, namespaces=spec.namespaces, trust_domain=spec.trust_domain,
-                       gateways=cp.gateways, provider=provider, checked=True),
+                       gateways=cp.gateways, checked=True),
             child(*istio_ready),
         )
         self.observability = None
@@ -142,7 +138,7 @@ class Mesh(pulumi.ComponentResource):
                 ObservabilityArgs(
                     spec=spec.observability, root_namespace=spec.root_namespace,
                     cluster_domain=spec.cluster_domain, secrets=args.secrets,
-                    existing_namespaces=namespaces_created_before_observability(spec), provider=provider,
+                    existing_namespaces=namespaces_created_before_observability(spec),
                     nodeless=args.nodeless, omit_secrets=args.omit_secrets,
                 ),
                 child(*istio_ready),

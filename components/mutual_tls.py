@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
 from ._validation import check_component, coerce, log_warnings, partial_mesh
@@ -27,8 +26,6 @@ class MutualTlsArgs:
     services: Mapping[str, ServiceSpec | Mapping[str, Any]] = field(default_factory=dict)
     #: Istio's root namespace, where the mesh-wide policy lives.
     root_namespace: str = "istio-system"
-    #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -49,7 +46,7 @@ class MutualTls(ConcernComponent):
             partial_mesh({"mtls": mtls, "services": services,
                           "controlPlane": {"install": False, "namespace": root_namespace}}),
             MUTUAL_TLS, {"mesh.mtls": "mtls", "mesh.services": "services"})
-        super().__init__("mesh-rollout:index:MutualTls", name, args.provider, opts)
+        super().__init__("mesh-rollout:index:MutualTls", name, opts)
         log_warnings(found, self)
         self.plan = plan_mtls(mtls, services, root_namespace)
         self._register(self.plan)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
 from ._validation import coerce
@@ -29,8 +28,6 @@ class ObservabilityArgs:
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     #: Namespaces created elsewhere, not created again.
     existing_namespaces: frozenset[str] = field(default_factory=frozenset)
-    #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: k8s.Provider | None = None
     #: The cluster runs no pods (``ClusterSpec.nodeless``): nothing waits for the add-ons to become ready.
     nodeless: bool = False
     #: Leave out Secrets built from secret config (render mode without ``renderSecrets``: a rendered file would
@@ -47,7 +44,7 @@ class Observability(ConcernComponent):
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         spec = coerce(ObservabilitySpec, args.spec, "spec")
-        super().__init__("mesh-rollout:index:Observability", name, args.provider, opts)
+        super().__init__("mesh-rollout:index:Observability", name, opts)
         self.plan = plan_observability(spec, args.root_namespace, args.cluster_domain,
                                        args.existing_namespaces, args.nodeless)
         if args.omit_secrets:

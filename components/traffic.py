@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ._registration import ConcernComponent
 from ._validation import check_component, coerce, log_warnings, partial_mesh
@@ -27,8 +26,6 @@ class TrafficArgs:
     gateways: Mapping[str, GatewaySpec | Mapping[str, Any]] = field(default_factory=dict)
     #: Kubernetes DNS domain of service hosts.
     cluster_domain: str = "cluster.local"
-    #: Kubernetes provider for every child; ``None`` inherits the one given through resource options.
-    provider: k8s.Provider | None = None
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -53,7 +50,7 @@ class Traffic(ConcernComponent):
             partial_mesh({"services": services, "controlPlane": {"install": False, "gateways": gateways},
                           "clusterDomain": cluster_domain}),
             TRAFFIC, {"mesh.services": "services", "mesh.controlPlane.gateways": "gateways"})
-        super().__init__("mesh-rollout:index:Traffic", name, args.provider, opts)
+        super().__init__("mesh-rollout:index:Traffic", name, opts)
         log_warnings(found, self)
         self.plan = plan_traffic(services, gateways, cluster_domain)
         self._register(self.plan)

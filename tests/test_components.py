@@ -43,7 +43,8 @@ def test_traffic_registers_rules_before_routes_under_the_component_with_the_prov
 
     def program():
         provider = k8s.Provider("k8s", render_yaml_to_directory="out")
-        created["traffic"] = Traffic("shop", TrafficArgs(services=spec.services, provider=provider))
+        created["traffic"] = Traffic("shop", TrafficArgs(services=spec.services),
+                                     pulumi.ResourceOptions(provider=provider))
 
     recorder = run_program(program)
     component = recorder.named("shop")
