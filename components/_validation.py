@@ -13,7 +13,7 @@ import pydantic
 from .checks import Finding, errors, warnings
 from .checks.scopes import run_scope
 from .spec import ConfigError, MeshSpec
-from .spec.errors import Problem, problems_from_validation_error
+from .spec.errors import problems_from_validation_error
 
 T = TypeVar("T")
 
@@ -61,4 +61,4 @@ def log_warnings(found: list[Finding], resource: pulumi.Resource | None) -> None
         pulumi.log.warn(str(item), resource=resource)
 
 
-__all__ = ("Problem", "check_component", "coerce", "log_warnings", "partial_mesh")
+__all__ = ("check_component", "coerce", "log_warnings", "partial_mesh")

@@ -74,6 +74,8 @@ def test_per_revision_values_and_chart_sources():
      "the only revision is 1-30-4"),
     ({"revisions": {"Old_Rev": {"version": "1.29.2"}}}, "mesh.controlPlane.revisions.Old_Rev", "DNS label"),
     ({"revisions": {"a": {"version": "1.29"}}}, "mesh.controlPlane.revisions.a.version", "Istio version"),
+    # A gateway is a Helm release: it cannot take a revision's istiod release name.
+    ({**TWO, "gateways": {"istiod-1-30-4": {}}}, "mesh.controlPlane.gateways", "control plane's own Helm releases"),
 ])
 def test_mixed_or_malformed_forms_are_refused_at_their_path(control_plane, path, fragment):
     with pytest.raises(ConfigError) as caught:

@@ -34,7 +34,7 @@ def gateway_unknown_revision(spec: MeshSpec) -> Iterator[Finding]:
     control_plane = spec.control_plane
     if not control_plane.install:
         return
-    known = [*control_plane.installed_revisions, *control_plane.tag_targets]
+    known = control_plane.revision_and_tag_names
     for name, gateway in control_plane.gateways.items():
         if gateway.revision is not None and gateway.revision not in known:
             yield finding("MR221", path("controlPlane", "gateways", name, "revision"),
@@ -70,7 +70,7 @@ def unknown_default_revision(spec: MeshSpec) -> Iterator[Finding]:
     default = control_plane.default_revision
     if not control_plane.install or not control_plane.revisions or not isinstance(default, str):
         return
-    known = [*control_plane.installed_revisions, *control_plane.tag_targets]
+    known = control_plane.revision_and_tag_names
     if default not in known:
         yield finding("MR223", path("controlPlane", "defaultRevision"),
                       f"defaultRevision {default} is neither an installed revision nor a tag, so namespaces "

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from ..versions import DEFAULT_ISTIO_VERSION
 from .base import DNS_LABEL_PATTERN, INT32_MAX, DnsLabel, DnsSubdomain, ImageDigest, Model
@@ -131,6 +131,12 @@ class GatewaySpec(Model):
 
 #: Helm release names the control plane uses itself; a gateway (also a release) cannot take one.
 CONTROL_PLANE_RELEASES = ("istio-base", "istiod", "istio-cni", "ztunnel")
+
+
+def istiod_release(revision: str | None) -> str:
+    """The Helm release of a revision's istiod: ``istiod`` in the single-revision form (``None``), else
+    ``istiod-<revision>``."""
+    return "istiod" if revision is None else f"istiod-{revision}"
 
 
 def revision_from_version(version: str) -> str:
@@ -261,20 +267,17 @@ class ControlPlaneSpec(Model):
 
     @field_validator("gateways")
     @classmethod
-    def _gateway_names_are_not_release_names(cls, gateways: dict[str, GatewaySpec]) -> dict[str, GatewaySpec]:
-        taken = sorted(set(gateways) & set(CONTROL_PLANE_RELEASES))
+    def _gateway_names_are_not_release_names(cls, gateways: dict[str, GatewaySpec],
+                                             info: ValidationInfo) -> dict[str, GatewaySpec]:
+        # A gateway is a Helm release too: it cannot take the name of one of the control plane's own, including the
+        # istiod release of each revision (`revisions` is validated before `gateways`).
+        istiods = sorted(istiod_release(name) for name in info.data.get("revisions") or {})
+        reserved = (*CONTROL_PLANE_RELEASES, *istiods)
+        taken = sorted(set(gateways) & set(reserved))
         if taken:
             raise ValueError(f"gateway name(s) {', '.join(taken)} are the control plane's own Helm releases "
-                             f"({', '.join(CONTROL_PLANE_RELEASES)}): choose another name, e.g. ingress")
+                             f"({', '.join(reserved)}): choose another name, e.g. ingress")
         return gateways
-
-    @model_validator(mode="after")
-    def _gateway_names_are_not_istiod_releases(self) -> ControlPlaneSpec:
-        taken = sorted(set(self.gateways) & {revision.release for revision in self.installed_revisions.values()})
-        if taken:
-            raise ValueError(f"gateway name(s) {', '.join(taken)} are istiod Helm releases of this control plane: "
-                             "choose another name, e.g. ingress")
-        return self
 
     @model_validator(mode="after")
     def _one_form_of_revisions(self) -> ControlPlaneSpec:
@@ -335,10 +338,10 @@ class ControlPlaneSpec(Model):
         """Every revision the plan installs, by name, oldest version first."""
         if not self.revisions:
             name = self.revision_name
-            return {name: InstalledRevision(name, self.version, {}, "istiod", image_digests={
+            return {name: InstalledRevision(name, self.version, {}, istiod_release(None), image_digests={
                 image: digest for image, digest in self.image_digests.items() if image in REVISION_IMAGES})}
         ordered = sorted(self.revisions.items(), key=lambda item: (version_key(item[1].version), item[0]))
-        return {name: InstalledRevision(name, spec.version, dict(spec.istiod_values), f"istiod-{name}", spec.charts,
+        return {name: InstalledRevision(name, spec.version, dict(spec.istiod_values), istiod_release(name), spec.charts,
                                         dict(spec.image_digests))
                 for name, spec in ordered}
 
@@ -349,6 +352,11 @@ class ControlPlaneSpec(Model):
             return dict(self.revision_tags)
         single = self.revision or revision_from_version(self.version)
         return {tag: single for tag in self.revision_tags}
+
+    @property
+    def revision_and_tag_names(self) -> list[str]:
+        """Every name an ``istio.io/rev`` label may carry for this control plane: its revisions, then its tags."""
+        return [*self.installed_revisions, *self.tag_targets]
 
     def tags_of(self, revision: str) -> list[str]:
         """The tags pointing at ``revision``, in config order."""
