@@ -14,11 +14,13 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conftest import ROOT
 from mesh_rollout.versions import DEFAULT_ISTIO_VERSION
@@ -197,17 +199,30 @@ def prometheus(prometheus_tool, istio_exporter, tmp_path_factory) -> Prometheus:
             process.wait()
 
 
-def make_project(root: Path, cluster: Cluster, istio_assets: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A throwaway copy of the Pulumi project under ``root`` with its own file backend, sharing the repo's venv; its
-    local stack targets the session's cluster and Istio assets."""
-    work = root / "project"
-    work.mkdir()
-    for name in COPIED:
+def copy_program(work: Path, names: tuple[str, ...] = COPIED) -> None:
+    """The Pulumi program's files (by default COPIED) into ``work``."""
+    for name in names:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, work / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, work / name)
+
+
+def edit_mesh(project: Path, change: Callable[[dict[str, Any]], object], stack: str = "local") -> None:
+    """Apply ``change`` to the ``mesh-rollout:mesh`` config of a stack file of ``project``, as a user edits it."""
+    path = project / "stacks" / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    change(document["config"]["mesh-rollout:mesh"])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def make_project(root: Path, cluster: Cluster, istio_assets: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway copy of the Pulumi project under ``root`` with its own file backend, sharing the repo's venv; its
+    local stack targets the session's cluster and Istio assets."""
+    work = root / "project"
+    work.mkdir()
+    copy_program(work)
     for stack_file in (work / "stacks").glob("Pulumi.*.yaml"):
         # A committed salt belongs to another passphrase; the throwaway backend makes its own.
         text = stack_file.read_text()

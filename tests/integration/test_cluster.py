@@ -17,19 +17,12 @@ import yaml
 from pulumi import automation as auto
 
 from conftest import SCHEMA_FILE
-from integration.conftest import Cluster, make_project
+from integration.conftest import Cluster, edit_mesh, make_project
 from mesh_rollout.plan import plan
 from mesh_rollout.spec import CLUSTER_KEY, load_stack_file, parse_cluster, read_stack_file
 
 #: Resource types in Pulumi's state that are not Kubernetes objects.
 NOT_OBJECTS = ("pulumi:", "mesh-rollout:", "kubernetes:helm.sh/v4:Chart", "kubernetes:yaml/v2:ConfigFile")
-
-
-def edit_mesh(project: Path, change) -> None:
-    path = project / "stacks" / "Pulumi.local.yaml"
-    document = yaml.safe_load(path.read_text())
-    change(document["config"]["mesh-rollout:mesh"])
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def kubectl_target(manifest: dict) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from integration.conftest import rendered_objects
+from integration.conftest import edit_mesh, rendered_objects
 from mesh_rollout.plan import object_key, plan
 from mesh_rollout.spec import load_stack_file
 
@@ -27,13 +27,6 @@ def comparable(manifest: dict) -> dict:
     return {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"],
             "metadata": {k: meta[k] for k in ("name", "namespace", "labels") if k in meta},
             **({"spec": manifest["spec"]} if "spec" in manifest else {})}
-
-
-def edit_mesh(project: Path, stack: str, change) -> None:
-    path = project / "stacks" / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text())
-    change(document["config"]["mesh-rollout:mesh"])
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def render_stack(project: Path) -> None:
@@ -65,7 +58,8 @@ def test_render_mode_writes_the_plan_and_the_real_charts_then_no_changes_then_de
     again = stack.up()
     assert set(again.summary.resource_changes) == {"same"}
 
-    edit_mesh(project, "render", lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 80, "v2": 20}))
+    edit_mesh(project, lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 80, "v2": 20}),
+              stack="render")
     changed = stack.preview(diff=True)
     assert {k: v for k, v in changed.change_summary.items() if k != "same"} == {"update": 1}
     assert "replace" not in changed.change_summary
@@ -83,7 +77,8 @@ def test_render_mode_writes_the_plan_and_the_real_charts_then_no_changes_then_de
 
 def test_bad_config_fails_preview_with_the_path_precise_error(project):
     render_stack(project)
-    edit_mesh(project, "render", lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 90, "v3": 10}))
+    edit_mesh(project, lambda mesh: mesh["services"]["catalog"]["traffic"].update(split={"v1": 90, "v3": 10}),
+              stack="render")
     stack = local_stack(project, "render")
     with pytest.raises(auto.CommandError) as caught:
         stack.preview()

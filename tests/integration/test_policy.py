@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import yaml
 from pulumi import automation as auto
 
 from conftest import ROOT
+from integration.conftest import edit_mesh
 
 
 def stack_with_pack(project):
@@ -25,13 +25,6 @@ def test_local_stack_passes_the_policy_pack(project, monkeypatch):
     stack = stack_with_pack(project)
     result = stack.preview(policy_packs=[launcher(project)])
     assert result.change_summary.get("create", 0) > 0
-
-
-def edit_mesh(project, change) -> None:
-    path = project / "stacks" / "Pulumi.local.yaml"
-    document = yaml.safe_load(path.read_text())
-    change(document["config"]["mesh-rollout:mesh"])
-    path.write_text(yaml.safe_dump(document))
 
 
 def violations(project, monkeypatch) -> str:

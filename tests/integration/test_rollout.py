@@ -23,6 +23,7 @@ import yaml
 from pulumi import automation as auto
 
 from conftest import ROOT
+from integration.conftest import copy_program
 from mesh_rollout.spec import engine_yaml
 
 #: The program; `mesh_rollout` (the program's and the rollout command's) comes from the venv's editable install.
@@ -43,12 +44,7 @@ def project(tmp_path_factory, tools, prometheus) -> Project:
     """A throwaway copy of the Pulumi program with its own file backend; every test adds its own stack."""
     root = tmp_path_factory.mktemp("rollout") / "project"
     root.mkdir()
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / name)
+    copy_program(root, COPIED)
     (root / "stacks").mkdir()
     (root / "mesh").mkdir()
     (root / ".venv").symlink_to(ROOT / ".venv")
