@@ -5,8 +5,8 @@
     export PATH="$(scripts/install-tools.sh | tail -1):$PATH"
     python3 scripts/install_tools.py --verify [TOOL...]   # check go.mod/go.sum against the modules, build nothing
 
-TOOLs (default: all, built in this order, one at a time): pulumi language-python kubernetes istioctl istio-assets
-cluster prometheus. Progress goes to stderr; the last line of stdout is the bin dir.
+TOOLs (default: all, built in this order, one at a time): pulumi language-python language-yaml kubernetes istioctl
+istio-assets cluster prometheus. Progress goes to stderr; the last line of stdout is the bin dir.
 
 Every tool is built from tools/<module>/go.mod + go.sum with -mod=readonly: each module is the one go.sum names
 (checked against it on download and on every build), nothing is resolved at build time, and every substitution the
@@ -206,6 +206,15 @@ def buildinfo_check(tool: str, binary: Path, path: str, version: str) -> None:
     expect(tool, f"{binary.name} (go version -m)", f"{m.group(1)}@{m.group(2)}" if m else "?", f"{path}@{version}")
 
 
+# YAML language host ---------------------------------------------------------------------------------------------
+YAML_HOST = "github.com/pulumi/pulumi-yaml"
+
+
+def yaml_facts(moddir: Path) -> dict:
+    v = module(moddir, YAML_HOST)["Version"]
+    return {"version": v, "built": f"pulumi-language-yaml {v}", "source": f"{YAML_HOST}@{v}"}
+
+
 # Kubernetes provider ----------------------------------------------------------------------------------------------
 K8S_PROVIDER = "github.com/pulumi/pulumi-kubernetes/provider/v4"
 K8S_CMD = K8S_PROVIDER + "/cmd/pulumi-resource-kubernetes"
@@ -383,6 +392,10 @@ TOOLS = [
          builds=lambda f: [Build(["github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python"],
                                  ["pulumi-language-python"],
                                  f"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version={f['version']}")]),
+    # no version command either: the build info check is its version check
+    Tool("language-yaml", "tools/yaml", yaml_facts, builds=lambda f: [
+        Build([YAML_HOST + "/cmd/pulumi-language-yaml"], ["pulumi-language-yaml"],
+              f"-X {YAML_HOST}/pkg/version.Version={f['version']}")]),
     Tool("kubernetes", "tools/kubernetes", kubernetes_facts, prepare=kubernetes_prepare, check=kubernetes_check,
          register=kubernetes_register, builds=lambda f: [
              Build([K8S_CMD], ["pulumi-resource-kubernetes"],

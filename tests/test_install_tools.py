@@ -176,7 +176,7 @@ def test_the_shell_wrapper_keeps_the_cli():
                             text=True)
     assert result.returncode == 2
     assert "unknown tool(s) ['no-such-tool']" in result.stderr
-    assert "pulumi language-python kubernetes istioctl istio-assets cluster prometheus" in result.stderr
+    assert "pulumi language-python language-yaml kubernetes istioctl istio-assets cluster prometheus" in result.stderr
 
 
 def test_the_old_module_version_overrides_are_refused(repo):

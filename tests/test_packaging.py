@@ -89,6 +89,10 @@ def test_the_wheel_holds_mesh_rollout_and_no_components(tmp_path):
     # Istio's dashboards ship as package data (Grafana gets them from the package, not from grafana.com).
     assert {f"mesh_rollout/dashboards/{path.name}" for path in (SOURCE / "dashboards").iterdir()} <= set(names)
     assert {f"{package.replace('.', '/')}/__init__.py" for package in subpackages()} <= set(names)
+    # The component provider, as the resource plugin other Pulumi languages load (examples/yaml).
+    (entry_points,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+    assert "pulumi-resource-mesh-rollout = mesh_rollout.provider:main" in zipfile.ZipFile(wheel).read(
+        entry_points).decode()
     assert {name.removeprefix("mesh_rollout/") for name in names if name.endswith(".py")} == {
         str(path.relative_to(SOURCE)) for path in SOURCE.rglob("*.py") if "__pycache__" not in path.parts}
 
