@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 
 from mesh_rollout import Mesh, MeshArgs
 from mesh_rollout.mesh import preflight
-from mesh_rollout.plan import GRAFANA_PASSWORD_CONFIG
+from mesh_rollout.plan import GRAFANA_PASSWORD_CONFIG, required_secret_config
 from mesh_rollout.spec import (
     CLUSTER_KEY,
     CONFIG_KEY,
@@ -45,6 +45,10 @@ def main() -> None:
         data, root = mesh_data({CONFIG_KEY: config.get_object(CONFIG_KEY), MESH_FILE_KEY: config.get(MESH_FILE_KEY)})
         spec = parse_mesh(data, root=root)
         cluster = parse_cluster(config.get_object(CLUSTER_KEY), root=CLUSTER_KEY)
+        for key in required_secret_config(spec):  # e.g. the PEM files of a supplied mesh CA
+            value = config.get_secret(key)
+            if value is not None:
+                secrets[key] = value
         preflight(spec, secrets, omit_secrets=cluster.render_dir is not None and not cluster.render_secrets)
     except ConfigError as error:
         pulumi.log.error(str(error))
@@ -60,6 +64,8 @@ def main() -> None:
     pulumi.export("revision", mesh.revision)
     pulumi.export("hosts", mesh.hosts)
     pulumi.export("urls", mesh.urls)
+    # What app teams' stacks read through a StackReference (README "Splitting a mesh across stacks").
+    pulumi.export("platformFacts", mesh.platform_facts)
     # Rollout progress (python -m mesh_rollout.rollout writes it to the stack file; each of its ups publishes it here).
     pulumi.export("rollout", config.get_object("rollout") or {})
 

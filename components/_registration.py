@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,6 +11,28 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .plan import ConcernPlan, HelmRelease, KubeObject, ManifestFile, PlannedSecret
+from .plan.images import pin_images, unpinned_images
+
+
+def image_pinning(what: str, digests: Mapping[str, str], require_pinned: bool) -> list[pulumi.ResourceTransform]:
+    """The transform that applies a plan entry's image digests to each object a chart or manifest file registers
+    (Pulumi runs it on the children of packaged components too, at preview and update) and, with
+    ``require_pinned``, refuses an object still running an image by tag only; none when there is nothing to do."""
+    if not digests and not require_pinned:
+        return []
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if not args.custom:  # the chart or file component itself
+            return None
+        props = pin_images(args.props, digests)
+        left = unpinned_images(props) if require_pinned else []
+        if left:
+            raise ValueError(f"{what}: {args.type_} {args.name} would run {', '.join(left)} by tag only in a "
+                             "production stack; expected a digest for each in its add-on's imageDigests (repository "
+                             "-> sha256:…), or allowMutableTags: true on the add-on to accept tags")
+        return pulumi.ResourceTransformResult(props, args.opts)
+
+    return [transform]
 
 
 def child_name(component: str, key: str) -> str:
@@ -97,6 +120,11 @@ class ConcernComponent(pulumi.ComponentResource):
                     f"pulumi config set --secret {config_key} <value>"
                 )
             data[data_key] = pulumi.Output.secret(values[config_key])
+        for data_key, output in secret.from_outputs.items():
+            if output not in values:
+                raise ValueError(f"{output!r} is required for Secret {secret.namespace}/{secret.name}: the "
+                                 "component that produces it (CertificateAuthority) must be given")
+            data[data_key] = pulumi.Output.secret(values[output])
         return k8s.core.v1.Secret(
             child_name(self._name, secret.key),
             metadata={"name": secret.name, "namespace": secret.namespace},
@@ -117,7 +145,10 @@ class ConcernComponent(pulumi.ComponentResource):
             plain_http=release.plain_http or None,
             skip_await=release.skip_await or None,
             resource_prefix=child_name(self._name, release.resource_key) if release.resource_key else None,
-            opts=self._opts(release.depends_on),
+            verify=release.verify or None,
+            keyring=pulumi.FileAsset(os.path.expanduser(release.keyring)) if release.keyring else None,
+            opts=pulumi.ResourceOptions.merge(self._opts(release.depends_on), pulumi.ResourceOptions(
+                transforms=image_pinning(release.key, release.image_digests, release.require_pinned))),
         )
 
     def _manifest(self, manifest: ManifestFile) -> pulumi.Resource:
@@ -125,5 +156,6 @@ class ConcernComponent(pulumi.ComponentResource):
             child_name(self._name, manifest.key),
             file=manifest.path,
             skip_await=manifest.skip_await or None,
-            opts=self._opts(manifest.depends_on),
+            opts=pulumi.ResourceOptions.merge(self._opts(manifest.depends_on), pulumi.ResourceOptions(
+                transforms=image_pinning(manifest.key, manifest.image_digests, manifest.require_pinned))),
         )

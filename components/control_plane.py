@@ -12,7 +12,8 @@ from ._registration import ConcernComponent
 from ._validation import check_component, coerce, log_warnings, partial_mesh
 from .checks.scopes import CONTROL_PLANE
 from .plan import TracingProvider, plan_control_plane
-from .spec import ControlPlaneSpec
+from .plan.identity import CACERTS_SECRET, create_secret_command, with_cacerts
+from .spec import CertificateAuthoritySpec, ControlPlaneSpec
 
 
 @dataclass(kw_only=True)
@@ -29,6 +30,14 @@ class ControlPlaneArgs:
     managed_namespaces: frozenset[str] = field(default_factory=frozenset)
     #: The cluster runs no pods (``ClusterSpec.nodeless``): charts skip readiness waits, webhooks fail open.
     nodeless: bool = False
+    #: ``mesh.certificateAuthority``: with mode generated or supplied, the ``cacerts`` Secret is created in the
+    #: control plane's namespace before any chart (istiod reads it at startup only).
+    certificate_authority: CertificateAuthoritySpec | Mapping[str, Any] | None = None
+    #: The Secret's values: :attr:`CertificateAuthority.secret_values` (caCert, caKey, rootCert, certChain).
+    ca_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    #: Leave the ``cacerts`` Secret out, with a warning naming the command that creates it (render mode without
+    #: ``renderSecrets``: a rendered file would hold the CA key in base64).
+    omit_secrets: bool = False
     #: The inputs were validated and every check ran on the whole mesh already (``Mesh`` sets it).
     checked: bool = False
 
@@ -53,9 +62,18 @@ class ControlPlane(ConcernComponent):
             partial_mesh({"controlPlane": spec}), CONTROL_PLANE, {"mesh.controlPlane": "spec"})
         super().__init__("mesh-rollout:index:ControlPlane", name, opts)
         log_warnings(found, self)
-        self.plan = plan_control_plane(spec, args.trust_domain, args.tracing, args.managed_namespaces,
-                                       args.nodeless)
-        self._register(self.plan)
+        ca = (coerce(CertificateAuthoritySpec, args.certificate_authority, "certificate_authority")
+              if args.certificate_authority is not None else CertificateAuthoritySpec())
+        self.plan = with_cacerts(plan_control_plane(spec, args.trust_domain, args.tracing, args.managed_namespaces,
+                                                    args.nodeless), ca, spec.namespace)
+        if args.omit_secrets and self.plan.secrets:
+            pulumi.log.warn(
+                f"Secret {spec.namespace}/{CACERTS_SECRET} (the mesh CA, key included) is not rendered (renderDir "
+                f"would hold it in base64): create it before installing the rendered charts, with "
+                f"`{create_secret_command(spec.namespace)}` in the directory holding the four files, or set "
+                "cluster.renderSecrets: true", resource=self)
+            self.plan.secrets = []
+        self._register(self.plan, args.ca_values)
         self.revision = pulumi.Output.from_input(spec.revision_name)
         self.revisions = pulumi.Output.from_input(list(spec.installed_revisions))
         self.revision_tags = pulumi.Output.from_input(dict(spec.tag_targets))

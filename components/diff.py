@@ -126,7 +126,12 @@ def _virtual_service(obj: Mapping[str, Any], view: View) -> None:
         label = route.get("name") or ("default route" if not route.get("match") else f"route {index}")
         if route.get("match"):
             label = f"{label} ({_match(route['match'])})"
-        view[("routing", subject, label)] = ", ".join(_destination(r) for r in route.get("route") or [])
+        if route.get("redirect"):
+            redirect = route["redirect"]
+            view[("routing", subject, label)] = "redirect " + " ".join(
+                f"{key}={redirect[key]}" for key in sorted(redirect))
+        else:
+            view[("routing", subject, label)] = ", ".join(_destination(r) for r in route.get("route") or [])
         if "timeout" in route:
             view[("resilience", subject, f"{label}: timeout")] = str(route["timeout"])
         retries = route.get("retries")
@@ -150,6 +155,8 @@ def _virtual_service(obj: Mapping[str, Any], view: View) -> None:
             percent = _number((route.get("mirrorPercentage") or {}).get("value", 100))
             view[("routing", subject, f"{label}: mirror")] = f"{_destination({'destination': route['mirror']})} " \
                                                              f"{percent}%"
+    for index, route in enumerate(spec.get("tcp") or []):
+        view[("routing", subject, f"tcp route {index}")] = ", ".join(_destination(r) for r in route.get("route") or [])
 
 
 def _destination_rule(obj: Mapping[str, Any], view: View) -> None:
@@ -170,6 +177,12 @@ def _destination_rule(obj: Mapping[str, Any], view: View) -> None:
         view[("resilience", subject, "outlier ejection")] = (
             f"after {outlier.get('consecutive5xxErrors', 5)} 5xx every {outlier.get('interval', '10s')}, "
             f"for {outlier.get('baseEjectionTime', '30s')}, at most {outlier.get('maxEjectionPercent', 10)}%")
+    if policy.get("loadBalancer"):
+        view[("resilience", subject, "load balancing")] = json.dumps(policy["loadBalancer"], sort_keys=True)
+    for setting in policy.get("portLevelSettings") or []:
+        port = (setting.get("port") or {}).get("number")
+        rest = {key: value for key, value in setting.items() if key != "port"}
+        view[("resilience", subject, f"port {port} policy")] = json.dumps(rest, sort_keys=True)
     if policy.get("tls"):
         view[("mTLS", f"client {subject}", "tls mode")] = policy["tls"].get("mode", "")
 

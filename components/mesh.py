@@ -1,4 +1,4 @@
-"""Mesh: the whole rollout for one stack, composed of the six concern components in installation order."""
+"""Mesh: the whole rollout for one stack, composed of the concern components in installation order."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from typing import Any
 import pulumi
 
 from .access import Access, AccessArgs
+from .certificate_authority import DEFAULT_CLUSTER_NAME, CertificateAuthority, CertificateAuthorityArgs
 from .checks import Finding, errors, run_checks, warnings
 from .control_plane import ControlPlane, ControlPlaneArgs
+from .egress import Egress, EgressArgs
 from .injection import Injection, InjectionArgs
 from .mutual_tls import MutualTls, MutualTlsArgs
 from .observability import Observability, ObservabilityArgs
 from .plan import mesh_tracing, namespaces_created_before_observability, required_secret_config
+from .platform import platform_facts, published_data
 from .spec import ConfigError, MeshSpec, Problem, parse_mesh
 from .traffic import Traffic, TrafficArgs
 
@@ -45,15 +48,15 @@ def preflight(spec: MeshSpec, secrets: Mapping[str, object], omit_secrets: bool 
     for key, needed_by in sorted(required_secret_config(spec).items() if not omit_secrets else []):
         if key not in secrets:
             problems.append(Problem(
-                key, f"secret config is required by {needed_by}: pulumi config set --secret {key} <value> "
-                f"(or give the add-on an existing url)"))
+                key, f"secret config is required by {needed_by}: pulumi config set --secret {key} <value>"
+                + (" (or give the add-on an existing url)" if needed_by.startswith("Secret") else "")))
     if problems:
         raise ConfigError(problems)
     return warnings(findings)
 
 
 class Mesh(pulumi.ComponentResource):
-    """Control plane, then namespaces, then mTLS, traffic and access policies, then observability.
+    """Control plane, then namespaces, then mTLS, traffic, egress and access policies, then observability.
 
     Cross-resource checks run first: any error raises :class:`mesh_rollout.spec.ConfigError` before a single resource
     (this component included) is registered; warnings are logged.
@@ -73,9 +76,16 @@ class Mesh(pulumi.ComponentResource):
     """The host of every routed service, by service name (:attr:`Traffic.hosts`)."""
     urls: pulumi.Output[dict[str, str | None]]
     """Where the add-ons answer (:attr:`Observability.urls`); empty without ``observability``."""
+    platform_facts: pulumi.Output[dict[str, Any]]
+    """What this stack publishes for app teams' stacks that add routing and access to its mesh
+    (:class:`mesh_rollout.platform.PlatformFacts` as plain JSON, versioned): export it as ``platformFacts`` and
+    pass ``StackReference(...).get_output("platformFacts")`` to their ``Traffic`` and ``Access`` (``platform=``)."""
 
+    certificate_authority: CertificateAuthority | None
+    """The mesh CA istiod's ``cacerts`` Secret is made from (the first child); ``None`` unless
+    ``certificateAuthority.mode`` is generated or supplied."""
     control_plane: ControlPlane
-    """Istio's charts (the first child)."""
+    """Istio's charts (and the ``cacerts`` Secret, before them)."""
     injection: Injection
     """Namespace enrollment."""
     mutual_tls: MutualTls
@@ -83,7 +93,9 @@ class Mesh(pulumi.ComponentResource):
     traffic: Traffic
     """Gateways, DestinationRules and VirtualServices."""
     access: Access
-    """AuthorizationPolicies."""
+    """AuthorizationPolicies and RequestAuthentications."""
+    egress: Egress
+    """ServiceEntries, TLS origination DestinationRules, egress gateway routing."""
     observability: Observability | None
     """The add-ons and Telemetry; ``None`` when ``observability`` is null."""
 
@@ -100,11 +112,25 @@ class Mesh(pulumi.ComponentResource):
         def child(*after: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=list(after))
 
+        ca = spec.certificate_authority
+        self.certificate_authority = None
+        ca_values: Mapping[str, pulumi.Input[str]] = {}
+        if ca.creates_secret:
+            self.certificate_authority = CertificateAuthority(
+                f"{name}-ca",
+                CertificateAuthorityArgs(spec=ca, namespace=cp.namespace,
+                                         cluster_name=cp.cluster_name or DEFAULT_CLUSTER_NAME,
+                                         trust_domain=spec.trust_domain, secrets=args.secrets),
+                child(),
+            )
+            ca_values = self.certificate_authority.secret_values
         self.control_plane = ControlPlane(
             f"{name}-control-plane",
             ControlPlaneArgs(spec=cp, trust_domain=spec.trust_domain, tracing=mesh_tracing(spec),
-                             managed_namespaces=owned_namespaces, nodeless=args.nodeless, checked=True),
-            child(),
+                             managed_namespaces=owned_namespaces, nodeless=args.nodeless,
+                             certificate_authority=ca, ca_values=ca_values, omit_secrets=args.omit_secrets,
+                             checked=True),
+            child(*([self.certificate_authority] if self.certificate_authority else [])),
         )
         # Namespace labels name a revision whose injector webhook must exist first.
         self.injection = Injection(
@@ -128,7 +154,14 @@ class Mesh(pulumi.ComponentResource):
         self.access = Access(
             f"{name}-access",
             AccessArgs(services=spec.services, namespaces=spec.namespaces, trust_domain=spec.trust_domain,
-                       gateways=cp.gateways, checked=True),
+                       gateways=cp.gateways, end_user_auth=spec.end_user_auth, root_namespace=spec.root_namespace,
+                       checked=True),
+            child(*istio_ready),
+        )
+        self.egress = Egress(
+            f"{name}-egress",
+            EgressArgs(egress=spec.egress, services=spec.services, gateways=cp.gateways,
+                       root_namespace=spec.root_namespace, cluster_domain=spec.cluster_domain, checked=True),
             child(*istio_ready),
         )
         self.observability = None
@@ -140,6 +173,7 @@ class Mesh(pulumi.ComponentResource):
                     cluster_domain=spec.cluster_domain, secrets=args.secrets,
                     existing_namespaces=namespaces_created_before_observability(spec),
                     nodeless=args.nodeless, omit_secrets=args.omit_secrets,
+                    require_pinned_images=spec.production and not spec.allow_mutable_tags,
                 ),
                 child(*istio_ready),
             )
@@ -151,6 +185,7 @@ class Mesh(pulumi.ComponentResource):
         self.hosts = self.traffic.hosts
         no_urls: dict[str, str | None] = {}
         self.urls = self.observability.urls if self.observability else pulumi.Output.from_input(no_urls)
+        self.platform_facts = pulumi.Output.from_input(published_data(platform_facts(spec)))
         self.register_outputs({
             # The policy pack reads these three (policy/rules.py mesh_context): its rules follow the stack's root
             # namespace and environment.
@@ -161,4 +196,5 @@ class Mesh(pulumi.ComponentResource):
             "namespaces": self.namespaces,
             "hosts": self.hosts,
             "urls": self.urls,
+            "platformFacts": self.platform_facts,
         })

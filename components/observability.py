@@ -33,6 +33,9 @@ class ObservabilityArgs:
     #: Leave out Secrets built from secret config (render mode without ``renderSecrets``: a rendered file would
     #: hold them in base64). A warning names each one and how to create it.
     omit_secrets: bool = False
+    #: A production stack that accepts no mutable tags: an add-on object whose container image has no digest fails
+    #: the preview (unless its add-on sets ``allowMutableTags``).
+    require_pinned_images: bool = False
 
 
 class Observability(ConcernComponent):
@@ -46,7 +49,7 @@ class Observability(ConcernComponent):
         spec = coerce(ObservabilitySpec, args.spec, "spec")
         super().__init__("mesh-rollout:index:Observability", name, opts)
         self.plan = plan_observability(spec, args.root_namespace, args.cluster_domain,
-                                       args.existing_namespaces, args.nodeless)
+                                       args.existing_namespaces, args.nodeless, args.require_pinned_images)
         if args.omit_secrets:
             for secret in self.plan.secrets:
                 literals = " ".join(f"--from-literal={k}={v}" for k, v in sorted(secret.literal.items()))

@@ -23,7 +23,9 @@ import pulumi.provider
 from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 
 from .access import Access, AccessArgs
+from .certificate_authority import CertificateAuthority, CertificateAuthorityArgs
 from .control_plane import ControlPlane, ControlPlaneArgs
+from .egress import Egress, EgressArgs
 from .injection import Injection, InjectionArgs
 from .mesh import Mesh, MeshArgs
 from .mutual_tls import MutualTls, MutualTlsArgs
@@ -36,10 +38,12 @@ from .traffic import Traffic, TrafficArgs
 #: program always gets the checks, and tracing comes from an Observability of the same mesh.
 COMPONENTS = (
     ComponentEntry(Mesh, MeshArgs),
+    ComponentEntry(CertificateAuthority, CertificateAuthorityArgs),
     ComponentEntry(ControlPlane, ControlPlaneArgs, frozenset({"checked", "tracing"})),
     ComponentEntry(Injection, InjectionArgs, frozenset({"checked"})),
     ComponentEntry(MutualTls, MutualTlsArgs, frozenset({"checked"})),
     ComponentEntry(Traffic, TrafficArgs, frozenset({"checked"})),
+    ComponentEntry(Egress, EgressArgs, frozenset({"checked"})),
     ComponentEntry(Access, AccessArgs, frozenset({"checked"})),
     ComponentEntry(Observability, ObservabilityArgs, frozenset({"checked"})),
 )

@@ -12,10 +12,9 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-import yaml
-
 from .plan import MeshPlan
-from .plan.images import Image, stack_images
+from .plan.charts import chart_sha256
+from .plan.images import Image, ManifestUnreadable, container_images, read_manifest, stack_images
 from .plan.model import HelmRelease, ManifestFile
 from .plan.observability import DASHBOARDS_VERSION, shipped_dashboard
 from .spec import MeshSpec
@@ -79,32 +78,34 @@ def _chart_component(release: HelmRelease) -> dict[str, Any]:
             {"name": "mesh-rollout:release", "value": release.key},
             {"name": "mesh-rollout:namespace", "value": release.namespace},
             {"name": "mesh-rollout:chart", "value": release.chart},
+            {"name": "mesh-rollout:verified", "value": _verification(release)},
         ],
     }
+    if release.repository is None and not release.chart.startswith("oci://") and os.path.exists(release.chart):
+        # What the local chart is now; the value to put in the source's sha256 to have it checked.
+        component["hashes"] = [{"alg": "SHA-256", "content": chart_sha256(release.chart)}]
+    if release.image_digests:
+        component["properties"].append({"name": "mesh-rollout:image-digests-applied-to-rendered-objects",
+                                        "value": ", ".join(sorted(release.image_digests))})
     return component
 
 
+def _verification(release: HelmRelease) -> str:
+    if release.verify:
+        keyring = release.keyring or "Helm's default keyring"
+        return f"helm provenance (.prov signature checked against {keyring} when fetched)"
+    if release.sha256:
+        return "sha256 (checked against the configuration before registering)"
+    return "none"
+
+
 def manifest_images(path: str) -> list[str]:
-    """The ``image`` of every container and init container in a manifest file; empty if it cannot be read."""
+    """The ``image`` of every container and init container in a manifest file, as the file has it; empty if it
+    cannot be read."""
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as handle:
-            documents = list(yaml.safe_load_all(handle))
-    except (OSError, yaml.YAMLError):
+        return sorted(set(container_images(read_manifest(path))))
+    except ManifestUnreadable:
         return []
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("containers", "initContainers") and isinstance(value, list):
-                    found.extend(str(item["image"]) for item in value if isinstance(item, dict) and "image" in item)
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(documents)
-    return sorted(set(found))
 
 
 def _manifest_component(manifest: ManifestFile) -> dict[str, Any]:
@@ -153,9 +154,11 @@ def _dashboards(spec: MeshSpec) -> list[dict[str, Any]]:
 def sbom(spec: MeshSpec, mesh_plan: MeshPlan, stack: str | None = None) -> dict[str, Any]:
     """The CycloneDX 1.5-shaped bill of materials of a stack's plan: charts, images, manifests, dashboards.
 
-    Images are the control plane's (from the chart values the plan writes, digest when pinned) and those the add-ons
-    declare (``observability.<addon>.images``), plus the images a manifest file holds when it can be read. Nothing
-    is fetched, so the upstream add-on charts' own images are listed only as far as the stack declares them.
+    Images are the control plane's (from the chart values the plan writes: hub, tag and image overrides included,
+    digest when pinned), every container image of the manifest add-ons as they are applied (digests applied; a file
+    that cannot be read lists none), and for chart add-ons the repositories given digests in ``imageDigests``
+    (nothing is fetched, so an upstream chart's images are not enumerated; in production the preview refuses any
+    left without a digest). Charts say how they were verified (``mesh-rollout:verified``).
     """
     components: list[dict[str, Any]] = []
     for _, concern in mesh_plan.concerns():
@@ -166,12 +169,7 @@ def sbom(spec: MeshSpec, mesh_plan: MeshPlan, stack: str | None = None) -> dict[
             seen.add(image.reference)
             components.append(_image_component(image))
     for _, concern in mesh_plan.concerns():
-        for manifest in concern.manifests:
-            components.append(_manifest_component(manifest))
-            for reference in manifest_images(manifest.path):
-                if reference not in seen:
-                    seen.add(reference)
-                    components.append(_image_component(Image(reference, manifest.key, ())))
+        components += [_manifest_component(manifest) for manifest in concern.manifests]
     components += _dashboards(spec)
     name = stack or spec.environment
     return {

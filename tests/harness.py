@@ -152,11 +152,13 @@ class Recorder:
 
 
 def run_program(program: Callable[[], Any], config: dict[str, Any] | None = None,
-                secret_keys: list[str] | None = None, preview: bool = False, stack: str = "test") -> Recorder:
-    """Run ``program`` under mocks with ``config`` (``mesh-rollout:`` keys, values JSON-encoded when structured)
-    and wait for every registration to finish."""
-    monitor = RecordingMonitor(EchoMocks())
-    pulumi.runtime.set_mocks(EchoMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+                secret_keys: list[str] | None = None, preview: bool = False, stack: str = "test",
+                mocks: pulumi.runtime.Mocks | None = None) -> Recorder:
+    """Run ``program`` under mocks (default :class:`EchoMocks`) with ``config`` (``mesh-rollout:`` keys, values
+    JSON-encoded when structured) and wait for every registration to finish."""
+    mocks = mocks or EchoMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     encoded = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()}
     pulumi.runtime.set_all_config(encoded, secret_keys or [])
     recorder = Recorder(monitor)

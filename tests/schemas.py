@@ -16,16 +16,22 @@ from typing import Any
 import jsonschema
 import yaml
 
+#: Keys whose schemas add constraints to the object around them: their ``properties`` list only the fields they
+#: constrain (Gateway API's address ``oneOf``), so closing them would refuse the object's other fields.
+_BRANCHES = ("oneOf", "anyOf", "allOf")
 
-def close_schema(schema: Any) -> Any:
+
+def close_schema(schema: Any, branch: bool = False) -> Any:
     """A copy of ``schema`` where object schemas with ``properties`` reject unknown keys."""
     if isinstance(schema, list):
-        return [close_schema(item) for item in schema]
+        return [close_schema(item, branch) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    closed = {key: close_schema(value) for key, value in schema.items() if not key.startswith("x-kubernetes-")}
+    closed = {key: close_schema(value, key in _BRANCHES) for key, value in schema.items()
+              if not key.startswith("x-kubernetes-")}
     if (
-        "properties" in schema
+        not branch
+        and "properties" in schema
         and not schema.get("x-kubernetes-preserve-unknown-fields")
         and "additionalProperties" not in schema
     ):

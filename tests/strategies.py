@@ -113,6 +113,13 @@ def domains(max_length: int = 253) -> st.SearchStrategy[str]:
 
 
 @st.composite
+def whole_seconds(draw) -> str:
+    """A duration of a whole number of seconds (what a CORS maxAge may be), in one of Go's spellings."""
+    seconds = draw(st.integers(1, 86_400))
+    return draw(st.sampled_from([f"{seconds}s", f"{seconds * 1000}ms", f"{seconds // 60}m{seconds % 60}s"]))
+
+
+@st.composite
 def durations(draw, min_ms: int = 1, max_ms: int = MAX_DURATION_MS) -> tuple[str, int]:
     """A Go-style duration string Istio accepts and its length in milliseconds: ``250ms``, ``2s``, ``1.5s``,
     ``1m30s``, ``2000us``, ``1h0m0s``, ``.5s``, ``1000000ns``…"""
@@ -273,6 +280,56 @@ def _speaks_http(port: dict) -> bool:
     return name.startswith("grpc-web") or name.split("-", 1)[0] in _HTTP_PORT_PROTOCOLS
 
 
+def _opaque_tcp(port: dict) -> bool:
+    """Whether Istio routes a generated port with TCP routes (appProtocol wins over the name)."""
+    if "appProtocol" in port:
+        return port["appProtocol"] == "tcp"
+    return port["name"].split("-", 1)[0] in ("tcp", "redis")
+
+
+@st.composite
+def _route_settings(draw, production: bool) -> dict[str, Any]:
+    """Per-route settings that cannot clash with the service defaults (no timeout, so MR120 cannot trip): header
+    changes, CORS for exact origins, a rewrite, retries off, timeout or mirror turned off, a fault outside
+    production."""
+    settings: dict[str, Any] = {}
+    if draw(st.integers(0, 3)) == 0:
+        settings["requestHeaders"] = {"set": {"x-route": draw(dns_labels(10))}, "remove": ["x-debug"]}
+    if draw(st.integers(0, 4)) == 0:
+        settings["responseHeaders"] = {"add": {"x-served-by": "mesh"}}
+    if draw(st.integers(0, 4)) == 0:
+        settings["cors"] = {"allowOrigins": [{"exact": "https://shop.example.com"}],
+                            "allowMethods": ["GET"], "maxAge": draw(whole_seconds()),
+                            "allowCredentials": draw(st.booleans())}
+    if draw(st.integers(0, 4)) == 0:
+        settings["rewrite"] = {"uri": "/"}
+    if draw(st.integers(0, 4)) == 0:
+        settings["retries"] = {"attempts": 0}
+    if draw(st.integers(0, 5)) == 0:
+        settings[draw(st.sampled_from(["timeout", "mirror", "fault"]))] = None
+    if not production and draw(st.integers(0, 5)) == 0:
+        settings["fault"] = {"abort": {"percent": draw(percents()), "httpStatus": 503}}
+    return settings
+
+
+@st.composite
+def _load_balancers(draw, with_breaker: bool) -> dict[str, Any]:
+    """A load balancer of every kind; locality failover only with a circuit breaker (MR286)."""
+    kind = draw(st.sampled_from(["simple", "header", "cookie", "ip", "query", "distribute", "failover"]))
+    if kind == "failover" and not with_breaker:
+        kind = "distribute"
+    return {
+        "simple": lambda: {"simple": draw(st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]))},
+        "header": lambda: {"consistentHash": {"httpHeaderName": draw(HEADER_NAMES)}},
+        "cookie": lambda: {"consistentHash": {"httpCookie": {"name": "session", "ttl": draw(durations())[0]}}},
+        "ip": lambda: {"consistentHash": {"useSourceIp": True}},
+        "query": lambda: {"consistentHash": {"httpQueryParameterName": "user"}},
+        "distribute": lambda: {"localityLbSetting": {"distribute": [
+            {"from": "us-east/*", "to": {"us-east/*": 80, "us-west/*": 20}}]}},
+        "failover": lambda: {"localityLbSetting": {"failover": [{"from": "us-east", "to": "us-west"}]}},
+    }[kind]()
+
+
 def _effective_mtls(mtls: dict, service_name: str, namespace: str) -> str:
     workload = mtls.get("workloads", {}).get(service_name, {})
     for mode in (workload.get("mode", "UNSET"), mtls.get("namespaces", {}).get(namespace, "UNSET"),
@@ -336,6 +393,24 @@ def _control_plane(draw) -> dict:
     if gateways:
         control_plane["gateways"] = gateways
     return control_plane
+
+
+@st.composite
+def _ingress_tls(draw, redirect: bool | None) -> dict:
+    """An exposure's TLS that passes the checks: a credential in the gateway's namespace (MR321, MR323) and, for
+    MUTUAL, a client CA Istio reads (MR322)."""
+    credential = draw(dns_labels())
+    tls: dict[str, Any] = {"credentialName": credential}
+    if draw(st.booleans()):
+        tls["mode"] = "MUTUAL"
+        tls["clientCaSecret"] = draw(st.sampled_from([credential, f"{credential}-cacert"]))
+    if draw(st.booleans()):
+        tls["minProtocolVersion"] = draw(st.sampled_from(["TLSV1_2", "TLSV1_3"]))
+    if redirect is not None:
+        tls["httpsRedirect"] = redirect
+    elif draw(st.booleans()):
+        tls["httpsRedirect"] = draw(st.booleans())
+    return tls
 
 
 @st.composite
@@ -529,7 +604,9 @@ def meshes(draw, min_services: int = 0, max_services: int = 5) -> dict:
         if versions and draw(st.booleans()):
             routed = draw(st.lists(st.sampled_from(versions), unique=True, min_size=1))
             traffic["split"] = draw(split_weights(routed))
-        if with_versions and draw(st.integers(0, 2)) == 0:
+        # A service whose ports are all opaque TCP takes only the split (HTTP settings there are MR287's).
+        tcp_only = bool(service.get("ports")) and all(_opaque_tcp(port) for port in service["ports"])
+        if with_versions and not tcp_only and draw(st.integers(0, 2)) == 0:
             matches = []
             names = draw(unique_names(min_size=1, max_size=3, max_length=30))
             for index, match_name in enumerate(names):
@@ -543,13 +620,23 @@ def meshes(draw, min_services: int = 0, max_services: int = 5) -> dict:
                     match["headers"] = headers
                 if not headers or draw(st.booleans()):
                     match["uriPrefix"] = draw(uri_prefixes())
+                if draw(st.integers(0, 3)) == 0:
+                    match["method"] = {"exact": draw(st.sampled_from(["GET", "POST", "PURGE"]))}
+                if draw(st.integers(0, 3)) == 0:
+                    match["queryParams"] = {draw(dns_labels(10)): draw(st.sampled_from(
+                        [{"exact": ""}, {"exact": "1"}, {"regex": "[0-9]+"}]))}
+                if draw(st.integers(0, 4)) == 0:
+                    match["withoutHeaders"] = {"x-skip": {"prefix": draw(st.sampled_from(["a", "yes"]))}}
                 match["version"] = draw(st.sampled_from(list(services[target]["versions"])))
                 if target != name or draw(st.integers(0, 3)) == 0:
                     match["service"] = target
+                match.update(draw(_route_settings(production)))
                 matches.append(match)
             traffic["matches"] = matches
         attempts = None
-        if draw(st.integers(0, 2)) == 0:
+        if not tcp_only and draw(st.integers(0, 3)) == 0:
+            traffic["defaultRoute"] = draw(_route_settings(production))
+        if not tcp_only and draw(st.integers(0, 2)) == 0:
             attempts = draw(st.one_of(st.integers(0, 5), st.just(INT32_MAX)))
             retries: dict[str, Any] = {"attempts": attempts}
             if attempts and draw(st.booleans()):
@@ -561,7 +648,7 @@ def meshes(draw, min_services: int = 0, max_services: int = 5) -> dict:
                     unique=True))
                 retries["retryOn"] = ",".join(conditions)
             traffic["retries"] = retries
-        if draw(st.integers(0, 2)) == 0:
+        if not tcp_only and draw(st.integers(0, 2)) == 0:
             # Room for every try (MR120 warns otherwise): (attempts + 1) × perTryTimeout <= timeout.
             needed = 1
             if traffic.get("retries", {}).get("perTryTimeout"):
@@ -581,7 +668,13 @@ def meshes(draw, min_services: int = 0, max_services: int = 5) -> dict:
             if draw(st.booleans()):
                 breaker["maxEjectionPercent"] = draw(st.integers(0, 100))
             traffic["circuitBreaker"] = breaker
-        if not production and draw(st.integers(0, 3)) == 0:
+        if draw(st.integers(0, 3)) == 0:
+            traffic["loadBalancer"] = draw(_load_balancers(with_breaker="circuitBreaker" in traffic))
+            declared = [port["port"] for port in service.get("ports", [])]
+            if declared and draw(st.booleans()):
+                traffic["portPolicies"] = {draw(st.sampled_from(declared)): {
+                    "loadBalancer": draw(_load_balancers(with_breaker="circuitBreaker" in traffic))}}
+        if not production and not tcp_only and draw(st.integers(0, 3)) == 0:
             fault: dict[str, Any] = {}
             kinds = draw(st.sampled_from([("delay",), ("abort",), ("delay", "abort")]))
             if "delay" in kinds:
@@ -589,7 +682,7 @@ def meshes(draw, min_services: int = 0, max_services: int = 5) -> dict:
             if "abort" in kinds:
                 fault["abort"] = {"percent": draw(percents()), "httpStatus": draw(st.integers(200, 599))}
             traffic["fault"] = fault
-        if draw(st.integers(0, 3)) == 0:
+        if not tcp_only and draw(st.integers(0, 3)) == 0:
             target = draw(st.sampled_from(sorted(services)))
             mirror: dict[str, Any] = {}
             if target != name or draw(st.booleans()):
@@ -622,6 +715,9 @@ def meshes(draw, min_services: int = 0, max_services: int = 5) -> dict:
             if draw(st.booleans()):
                 hosts = [host.upper() if i == 0 else host for i, host in enumerate(hosts)]
             service["expose"] = {"gateway": draw(st.sampled_from(ingress)), "hosts": hosts}
+            # Production serves no host over plaintext (MR320): TLS with the redirect there, anything elsewhere.
+            if production or draw(st.booleans()):
+                service["expose"]["tls"] = draw(_ingress_tls(redirect=True if production else None))
 
         # Exposed services in a default-deny namespace need an allow-list (MR193).
         if name not in unselective and ((exposed and namespace.get("defaultDeny")) or draw(st.integers(0, 2)) == 0):
@@ -815,6 +911,7 @@ class Corruption:
 
 _RETRIES = {"retries": {"attempts": 2}}
 _MATCH = {"+": {"name": "beta", "version": "v1"}}
+_PATH_MATCH = {"+": {"name": "moved", "uriPrefix": "/old"}}
 _CALLER = {"+": {"namespace": "shop", "serviceAccount": "order"}}
 _EXPOSE = {"expose": {"gateway": "ingress"}}
 #: Header regexes RE2 compiles but Istio refuses: empty, longer than 1024 characters, or with \C (any byte: Go's
@@ -939,9 +1036,39 @@ CORRUPTIONS: tuple[Corruption, ...] = (
                ({}, {"exact": "a", "prefix": "b"}, {"prefix": ""}, {"exact": "a", "regex": "a"}), _MATCH),
     Corruption("match without condition", "services.*.traffic.matches.+",
                ({"name": "m", "version": "v1"}, {"name": "m", "headers": {}, "version": "v1"})),
-    Corruption("match without version", "services.*.traffic.matches.+.version", (DELETE,),
-               {"+": {"name": "m", "uriPrefix": "/"}}),
+    # (a match without version routes to the whole service: no longer a corruption)
     Corruption("empty fault", "services.*.traffic.fault", ({},)),
+    # per-route settings, match kinds and load balancing
+    Corruption("route setting next to a redirect", "services.*.traffic.defaultRoute",
+               ({"redirect": {"uri": "/x"}, "fault": {"abort": {"percent": 1, "httpStatus": 500}}},
+                {"redirect": {"uri": "/x"}, "rewrite": {"uri": "/"}}, {"redirect": {"uri": "/x"}, "timeout": "1s"})),
+    Corruption("empty redirect or rewrite", "services.*.traffic.matches.+.<key>",
+               (("redirect", {}), ("rewrite", {}), ("redirect", {"redirectCode": 307})), _PATH_MATCH),
+    Corruption("bad redirect code", "services.*.traffic.matches.+.redirect.redirectCode", (200, 404, 300, 399),
+               {"+": {"name": "moved", "uriPrefix": "/old", "redirect": {"uri": "/x"}}}),
+    Corruption("bad route timeout override", "services.*.traffic.defaultRoute.timeout", BAD_DURATIONS),
+    Corruption("bad CORS", "services.*.traffic.defaultRoute.cors",
+               ({"allowOrigins": []}, {"allowOrigins": [{}]}, {"allowMethods": ["GET"]},
+                {"allowOrigins": [{"exact": "x"}], "allowMethods": ["get"]},
+                # Istio refuses a preflight cache time with a fraction of a second (found by istioctl)
+                {"allowOrigins": [{"exact": "x"}], "maxAge": "1500ms"},
+                {"allowOrigins": [{"exact": "x"}], "maxAge": "0.5s"})),
+    Corruption("query parameter prefix match", "services.*.traffic.matches.+.queryParams.q",
+               ({"prefix": "a"}, {}, {"exact": "a", "regex": "a"}), _MATCH),
+    Corruption("uri and uriPrefix together", "services.*.traffic.matches.+",
+               ({"name": "m", "uri": {"prefix": "/a"}, "uriPrefix": "/a"},)),
+    Corruption("simple and consistentHash together", "services.*.traffic.loadBalancer",
+               ({"simple": "RANDOM", "consistentHash": {"useSourceIp": True}}, {},
+                {"consistentHash": {"httpHeaderName": "x", "httpQueryParameterName": "q"}},
+                {"consistentHash": {"useSourceIp": False}})),
+    Corruption("unknown load balancer", "services.*.traffic.loadBalancer.simple",
+               ("LEAST_CONN", "round_robin", "", "UNSPECIFIED")),
+    Corruption("bad locality setting", "services.*.traffic.loadBalancer.localityLbSetting",
+               ({}, {"failover": [{"from": "a", "to": "a"}]}, {"distribute": [{"from": "a", "to": {"b": 50}}]},
+                {"failover": [{"from": "a", "to": "b"}], "distribute": [{"from": "a", "to": {"b": 100}}]})),
+    Corruption("port policy out of range", "services.*.traffic.portPolicies.<key>",
+               ((0, {"loadBalancer": {"simple": "RANDOM"}}), (65536, {"loadBalancer": {"simple": "RANDOM"}})), up=1),
+    Corruption("empty port policy", "services.*.traffic.portPolicies.<key>", ((80, {}),)),
     Corruption("retry settings without attempts", "services.*.traffic.retries",
                ({"attempts": 0, "perTryTimeout": "1s"}, {"attempts": 0, "retryOn": "5xx"}, {"perTryTimeout": "1s"})),
     Corruption("exposure without gateway", "services.*.expose.gateway", (DELETE,),
@@ -1056,7 +1183,9 @@ def empty_selector_exceptions(draw) -> tuple[dict, str]:
 
 #: Keys the config uses, so junk mappings reach the models' fields and not only "unknown key".
 CONFIG_KEYS = ("controlPlane", "install", "charts", "url", "gateways", "namespaces", "services", "namespace", "mode",
-               "traffic", "split", "matches", "headers", "regex", "exact", "prefix", "version", "versions", "labels",
+               "traffic", "split", "matches", "headers", "defaultRoute", "loadBalancer", "consistentHash", "redirect",
+               "rewrite", "cors", "uri", "method", "queryParams", "withoutHeaders", "portPolicies", "regex", "exact",
+               "prefix", "version", "versions", "labels",
                "retries", "attempts", "perTryTimeout", "retryOn", "timeout", "fault", "delay", "abort", "percent",
                "httpStatus", "fixedDelay", "mirror", "circuitBreaker", "interval", "ports", "port", "mtls",
                "workloads", "access", "allowFrom", "serviceAccount", "methods", "paths", "expose", "hosts",

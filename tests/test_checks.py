@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,6 +383,12 @@ ROLLOUT_CASES = [
 #: Syntactically valid placeholder digests: no registry is reachable where these tests run.
 DIGEST = "sha256:" + "ab" * 32
 PROD = {"production": True, "mtls": {"mode": "STRICT"}}
+#: A manifest add-on's file (two images, one an init container) for MR241/MR242, written once per session.
+ADDON_MANIFEST = Path(tempfile.mkdtemp(prefix="mesh-rollout-addon-")) / "grafana.yaml"
+ADDON_MANIFEST.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: grafana, namespace: istio-system}\n"
+                          "spec:\n  template:\n    spec:\n"
+                          "      initContainers: [{name: init, image: 'docker.io/library/busybox:1.36'}]\n"
+                          "      containers: [{name: grafana, image: 'docker.io/grafana/grafana:12.0.1'}]\n")
 ONLY_GRAFANA = {"prometheus": {"enabled": False}, "jaeger": {"enabled": False}, "kiali": {"enabled": False}}
 IMAGE_CASES = [
     Case("MR240", "MR240", mesh(controlPlane=INSTALLED, observability=None, **PROD),
@@ -392,15 +399,82 @@ IMAGE_CASES = [
          [(ERROR, "mesh.controlPlane.imageDigests.pilot"), (ERROR, "mesh.controlPlane.imageDigests.proxyv2")],
          mesh(controlPlane=INSTALLED, observability=None, allowMutableTags=True, **PROD)),
     Case("MR241", "MR241",
-         mesh(observability={**ONLY_GRAFANA, "grafana": {"images": ["docker.io/grafana/grafana:12.0.1"]}}, **PROD),
-         [(ERROR, "mesh.observability.grafana.images.0")],
-         mesh(observability={**ONLY_GRAFANA, "grafana": {"images": [f"docker.io/grafana/grafana:12.0.1@{DIGEST}"]}},
-              **PROD)),
-    Case("MR241-undeclared", "MR241", mesh(observability=ONLY_GRAFANA, **PROD),
-         [(ERROR, "mesh.observability.grafana.images")],
+         mesh(observability={**ONLY_GRAFANA, "grafana": {"manifest": str(ADDON_MANIFEST), "imageDigests": {
+             "docker.io/grafana/grafana": DIGEST}}}, **PROD),
+         [(ERROR, "mesh.observability.grafana.imageDigests")],
+         mesh(observability={**ONLY_GRAFANA, "grafana": {"manifest": str(ADDON_MANIFEST), "imageDigests": {
+             "docker.io/grafana/grafana": DIGEST, "docker.io/library/busybox": DIGEST}}}, **PROD)),
+    Case("MR241-chart", "MR241", mesh(observability=ONLY_GRAFANA, **PROD),
+         [(ERROR, "mesh.observability.grafana.imageDigests")],
          mesh(observability={**ONLY_GRAFANA, "grafana": {"allowMutableTags": True}}, **PROD)),
+    Case("MR242", "MR242",
+         mesh(observability={**ONLY_GRAFANA, "grafana": {"manifest": str(ADDON_MANIFEST), "imageDigests": {
+             "grafana/grafana": DIGEST}}}),
+         [(ERROR, "mesh.observability.grafana.imageDigests.grafana/grafana")],
+         mesh(observability={**ONLY_GRAFANA, "grafana": {"manifest": str(ADDON_MANIFEST), "imageDigests": {
+             "docker.io/grafana/grafana": DIGEST}}})),
 ]
-CASES = CASES + ROLLOUT_CASES + IMAGE_CASES
+
+
+def _exposed(gateway: dict | None = None, tls: dict | None = None, **extra) -> dict:
+    """frontend exposed at shop.example.com through gateway ``ingress`` (istio-ingress); ``tls`` of the exposure."""
+    expose: dict = {"gateway": "ingress", "hosts": ["shop.example.com"]}
+    if tls is not None:
+        expose["tls"] = tls
+    data = mesh({"frontend": {"namespace": "shop", "ports": [{"port": 8080, "name": "http"}], "expose": expose}},
+                **extra)
+    data["controlPlane"]["gateways"] = {"ingress": {"namespace": "istio-ingress", **(gateway or {})}}
+    return data
+
+
+#: Ingress TLS and Gateway API (MR320-MR326); more cases in tests/test_ingress_tls.py and test_gateway_api.py.
+INGRESS_CASES = [
+    Case("MR320", "MR320", _exposed(environment="prod", production=True, allowMutableTags=True),
+         [(ERROR, "mesh.services.frontend.expose.tls")],
+         _exposed(tls={"credentialName": "shop"}, environment="prod", production=True, allowMutableTags=True)),
+    Case("MR321", "MR321", _exposed(tls={}), [(ERROR, "mesh.services.frontend.expose.tls.credentialName")],
+         _exposed({"certManager": {"issuer": "le"}}, tls={})),
+    Case("MR322", "MR322", _exposed(tls={"mode": "MUTUAL", "credentialName": "c", "clientCaSecret": "ca"}),
+         [(ERROR, "mesh.services.frontend.expose.tls.clientCaSecret")],
+         _exposed(tls={"mode": "MUTUAL", "credentialName": "c", "clientCaSecret": "c-cacert"})),
+    Case("MR323", "MR323", _exposed(tls={"credentialName": "shop/c"}),
+         [(ERROR, "mesh.services.frontend.expose.tls.credentialName")],
+         _exposed(tls={"credentialName": "istio-ingress/c"})),
+    Case("MR325", "MR325", _exposed({"certManager": {"issuer": "le"}, "tls": {}}) | {"services": {"frontend": {
+        "namespace": "shop", "expose": {"gateway": "ingress", "hosts": ["*.example.com"]}}}},
+         [(WARNING, "mesh.services.frontend.expose.hosts.0")],
+         _exposed({"certManager": {"issuer": "le"}, "tls": {}})),
+    Case("MR326", "MR326", _exposed({"api": "gateway-api"}) | {"services": {"frontend": {
+        "namespace": "shop", "ports": [{"port": 8080, "name": "http"}], "traffic": {"retries": {"attempts": 3}},
+        "expose": {"gateway": "ingress", "hosts": ["shop.example.com"]}}}},
+         [(ERROR, "mesh.services.frontend.traffic.retries")],
+         _exposed({"api": "gateway-api"})),
+]
+#: The mesh CA (MR310-MR315); more cases in tests/test_identity.py.
+_CA = "mesh.certificateAuthority"
+IDENTITY_CASES = [
+    Case("MR310", "MR310",
+         mesh(controlPlane=INSTALLED,
+              certificateAuthority={"mode": "generated", "generated": {"rootValidityDays": 365}}),
+         [(ERROR, f"{_CA}.generated.intermediateValidityDays")],
+         mesh(controlPlane=INSTALLED,
+              certificateAuthority={"mode": "generated", "generated": {"rootValidityDays": 730}})),
+    Case("MR311", "MR311", mesh(certificateAuthority={"mode": "existing"}, observability=None, **PROD),
+         [(ERROR, f"{_CA}.rotateBy")],
+         mesh(certificateAuthority={"mode": "existing", "rotateBy": "2999-01-01"}, observability=None, **PROD)),
+    Case("MR312", "MR312", mesh(certificateAuthority={"mode": "existing", "rotateBy": "2020-01-01"}),
+         [(ERROR, f"{_CA}.rotateBy")], mesh(certificateAuthority={"mode": "existing", "rotateBy": "2999-01-01"})),
+    Case("MR313", "MR313", mesh(controlPlane={**INSTALLED, "meshId": "mesh1", "network": "network1"}),
+         [(WARNING, f"{_CA}.mode")],
+         mesh(controlPlane={**INSTALLED, "meshId": "mesh1", "network": "network1"},
+              certificateAuthority={"mode": "supplied"})),
+    Case("MR314", "MR314",
+         mesh(controlPlane={**INSTALLED, "meshId": "mesh1"}, certificateAuthority={"mode": "generated"}),
+         [(WARNING, f"{_CA}.mode")], mesh(controlPlane=INSTALLED, certificateAuthority={"mode": "generated"})),
+    Case("MR315", "MR315", mesh(certificateAuthority={"mode": "generated"}), [(WARNING, f"{_CA}.mode")],
+         mesh(controlPlane=INSTALLED, certificateAuthority={"mode": "generated"})),
+]
+CASES = CASES + ROLLOUT_CASES + IMAGE_CASES + INGRESS_CASES + IDENTITY_CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -418,9 +492,10 @@ def test_fixed_config_passes(case: Case):
 
 
 def test_every_check_has_a_failing_and_a_passing_case():
+    from test_checks_edges import EDGE_CASES  # egress and end-user authentication (MR250-MR269)
     from test_checks_traps import TRAP_CASES  # the silent-trap checks (MR106 and later) keep their cases there
 
-    assert {case.code for case in CASES + TRAP_CASES} == {c.code for c in CHECKS}
+    assert {case.code for case in CASES + TRAP_CASES + EDGE_CASES} == {c.code for c in CHECKS}
 
 
 # --- details of single checks -----------------------------------------------------------------------------------
@@ -483,7 +558,8 @@ def shop() -> dict:
         "production": True,
         "controlPlane": {**INSTALLED, "revisionTags": ["stable"],
                          "imageDigests": {"pilot": DIGEST, "proxyv2": DIGEST},
-                         "gateways": {"ingress": {"namespace": "istio-ingress", "tlsSecret": "shop-tls"}}},
+                         "gateways": {"ingress": {"namespace": "istio-ingress",
+                                                  "tls": {"credentialName": "shop-tls"}}}},
         "namespaces": {"shop": {"mode": "sidecar", "revision": "stable", "defaultDeny": True,
                                 "labels": {"team": "shop"}}},
         "mtls": {"mode": "STRICT"},

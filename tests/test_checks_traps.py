@@ -19,6 +19,7 @@ from mesh_rollout.plan.control_plane import istiod_values
 from mesh_rollout.plan.observability import telemetry
 from mesh_rollout.spec import PortSpec, load_stack_file, parse_mesh
 from test_checks import BETA, ERROR, INSTALLED, WARNING, Case, canary, found, mesh, run, svc
+from test_checks_routes import ROUTE_CASES
 
 ISTIO_CHARTS = Path.home() / ".cache" / "mesh-rollout" / "istio-1.30.4" / "charts"
 
@@ -313,6 +314,7 @@ TRAP_CASES = [
          # Without istiodValues the generated provider follows the name.
          mesh(controlPlane=installed(), observability={"tracing": {"provider": "otel"}})),
 ]
+TRAP_CASES += ROUTE_CASES  # per-route settings, match kinds, load balancing, TCP (tests/test_checks_routes.py)
 
 
 @pytest.mark.parametrize("case", TRAP_CASES, ids=[case.id for case in TRAP_CASES])

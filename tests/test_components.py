@@ -16,6 +16,7 @@ from mesh_rollout import (
     AccessArgs,
     ControlPlane,
     ControlPlaneArgs,
+    Egress,
     Injection,
     InjectionArgs,
     Mesh,
@@ -303,7 +304,7 @@ def declared_outputs(component: type) -> dict[str, tuple[str, bool]]:
     return outputs
 
 
-COMPONENTS = (Mesh, ControlPlane, Injection, MutualTls, Traffic, Access, Observability)
+COMPONENTS = (Mesh, ControlPlane, Injection, MutualTls, Traffic, Egress, Access, Observability)
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
@@ -317,7 +318,7 @@ def test_every_output_is_declared_typed_documented_and_registered(component):
     recorder = run_program(lambda: holder.setdefault("mesh", Mesh("mesh", MeshArgs(spec=spec_of()))))
     mesh = holder["mesh"]
     instance = {Mesh: mesh, ControlPlane: mesh.control_plane, Injection: mesh.injection,
-                MutualTls: mesh.mutual_tls, Traffic: mesh.traffic, Access: mesh.access,
+                MutualTls: mesh.mutual_tls, Traffic: mesh.traffic, Egress: mesh.egress, Access: mesh.access,
                 Observability: mesh.observability}[component]
     registered = recorder.outputs_of(instance._name if component is not Mesh else "mesh")
     assert set(registered) == set(declared)

@@ -53,7 +53,7 @@ def test_every_stack_registers_exactly_its_plan(stack_file):
     assert mesh.type == "mesh-rollout:index:Mesh"
     components = {r.type: r for r in recorder.registrations if r.parent == mesh.urn}
     assert set(components) == {f"mesh-rollout:index:{name}" for name in (
-        "ControlPlane", "Injection", "MutualTls", "Traffic", "Access", "Observability")}
+        "ControlPlane", "Injection", "MutualTls", "Traffic", "Egress", "Access", "Observability")}
     provider = recorder.named("k8s")
     for registration in recorder.registrations:
         if registration.type.startswith("kubernetes:") and registration.custom:

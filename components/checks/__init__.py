@@ -20,8 +20,12 @@ from collections.abc import Iterable
 from ..spec import ConfigError, MeshSpec
 from . import (  # noqa: F401  (registers the checks)
     control_plane,
+    egress,
+    end_user_auth,
     exposure,
+    identity,
     images,
+    ingress,
     namespaces,
     revisions,
     rollout,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..plan.naming import service_account
-from ..spec import MeshSpec, MtlsMode, PortSpec, ServiceSpec
+from ..spec import MeshSpec, MirrorSpec, MtlsMode, PortSpec, ServiceSpec
 from .registry import path
 
 __all__ = ("HTTP_PROTOCOLS", "KUBERNETES_APP_PROTOCOLS", "VersionRef", "declared_protocol", "effective_mtls_mode",
@@ -74,12 +74,17 @@ def version_refs(spec: MeshSpec) -> Iterator[VersionRef]:
         for version in traffic.split:
             yield VersionRef(path("services", name, "traffic", "split", version), name, name, version)
         for index, match in enumerate(traffic.matches):
-            yield VersionRef(path("services", name, "traffic", "matches", index, "version"), name,
-                             match.service or name, match.version)
-        mirror = traffic.mirror
-        if mirror is not None and mirror.version is not None:
-            yield VersionRef(path("services", name, "traffic", "mirror", "version"), name,
-                             mirror.service or name, mirror.version)
+            if match.version is not None and match.redirect is None:  # a redirect routes nowhere (MR281 if both)
+                yield VersionRef(path("services", name, "traffic", "matches", index, "version"), name,
+                                 match.service or name, match.version)
+        mirrors: list[tuple[tuple[str | int, ...], MirrorSpec | None]] = [(("mirror",), traffic.mirror)]
+        mirrors += [(("matches", index, "mirror"), match.mirror) for index, match in enumerate(traffic.matches)]
+        if traffic.default_route is not None:
+            mirrors.append((("defaultRoute", "mirror"), traffic.default_route.mirror))
+        for where, mirror in mirrors:
+            if mirror is not None and mirror.version is not None:
+                yield VersionRef(path("services", name, "traffic", *where, "version"), name,
+                                 mirror.service or name, mirror.version)
 
 
 def effective_mtls_mode(spec: MeshSpec, name: str, service: ServiceSpec) -> MtlsMode:

@@ -74,7 +74,7 @@ def rollout_prometheus(spec: MeshSpec) -> Iterator[Finding]:
 
 
 #: VirtualService settings, which a Flagger-managed service cannot have (Flagger generates that VirtualService).
-_VIRTUAL_SERVICE_SETTINGS = ("split", "matches", "timeout", "retries", "fault", "mirror")
+_VIRTUAL_SERVICE_SETTINGS = ("split", "matches", "timeout", "retries", "fault", "mirror", "defaultRoute")
 
 
 @check("MR304", "VirtualService setting on a service whose VirtualService Flagger generates", Severity.ERROR)
@@ -87,7 +87,7 @@ def flagger_virtual_service(spec: MeshSpec) -> Iterator[Finding]:
         if traffic.weights_managed_by is not WeightsManager.FLAGGER:
             continue
         for setting in _VIRTUAL_SERVICE_SETTINGS:
-            if getattr(traffic, setting):
+            if getattr(traffic, "default_route" if setting == "defaultRoute" else setting):
                 yield finding("MR304", path("services", name, "traffic", setting),
                               f"Flagger generates this service's VirtualService from its Canary (the stack creates "
                               f"none), so {setting} would never reach the cluster; expected it in the Canary's "

@@ -145,9 +145,10 @@ def empty_selector_allow_policy(spec: MeshSpec) -> Iterator[Finding]:
     accepts only these callers: a warning. (An ambient namespace with a waypoint targets the Service instead.)"""
     gateways = spec.control_plane.gateways
     for name, service in spec.services.items():
-        if service.access.allow_from is None:
+        if not service.access.restricted:
             continue
-        policy = allow_policy(name, service, spec.trust_domain, spec.namespaces.get(service.namespace), gateways)
+        policy = allow_policy(name, service, spec.trust_domain, spec.namespaces.get(service.namespace), gateways,
+                              spec.end_user_auth.issuers)
         selector = policy["spec"].get("selector")
         if selector is None or selector.get("matchLabels"):
             continue
@@ -289,7 +290,7 @@ def default_deny_without_allow(spec: MeshSpec) -> Iterator[Finding]:
     proxies (mode none) denies nothing: MR196."""
     for name, service in spec.services.items():
         namespace = spec.namespaces.get(service.namespace)
-        if namespace is None or not namespace.default_deny or service.access.allow_from is not None:
+        if namespace is None or not namespace.default_deny or service.access.restricted:
             continue
         if namespace.mode is DataplaneMode.NONE:
             continue  # nothing enforces the deny there: MR196

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..spec import MeshSpec
 from .access import plan_access
 from .control_plane import TracingProvider, plan_control_plane
+from .egress import plan_egress
+from .identity import CACERTS_KEYS, CACERTS_SECRET, required_ca_config, with_cacerts
 from .injection import INJECTION_LABELS, enrollment_labels, plan_injection
 from .model import (
     CONCERNS,
@@ -39,7 +41,10 @@ def namespaces_created_before_observability(spec: MeshSpec) -> frozenset[str]:
 def required_secret_config(spec: MeshSpec) -> dict[str, str]:
     """Pulumi secret config keys the plan reads, each with the Secret that needs it."""
     secrets = plan_observability(spec.observability, spec.root_namespace, spec.cluster_domain).secrets
-    return {key: f"Secret {s.namespace}/{s.name}" for s in secrets for key in s.from_config.values()}
+    needed = {key: f"Secret {s.namespace}/{s.name}" for s in secrets for key in s.from_config.values()}
+    for key, data_key in required_ca_config(spec.certificate_authority).items():
+        needed[key] = f"mesh.certificateAuthority (mode supplied: {data_key} of Secret {spec.root_namespace}/cacerts)"
+    return needed
 
 
 def plan(spec: MeshSpec, nodeless: bool = False) -> MeshPlan:
@@ -50,20 +55,26 @@ def plan(spec: MeshSpec, nodeless: bool = False) -> MeshPlan:
     """
     control_plane = spec.control_plane
     return MeshPlan(
-        control_plane=plan_control_plane(control_plane, spec.trust_domain, mesh_tracing(spec),
-                                         frozenset(spec.namespaces), nodeless),
+        control_plane=with_cacerts(plan_control_plane(control_plane, spec.trust_domain, mesh_tracing(spec),
+                                                      frozenset(spec.namespaces), nodeless),
+                                   spec.certificate_authority, control_plane.namespace),
         injection=plan_injection(spec.namespaces, control_plane.injection_revision),
         mtls=plan_mtls(spec.mtls, spec.services, spec.root_namespace),
         traffic=plan_traffic(spec.services, control_plane.gateways, spec.cluster_domain),
-        access=plan_access(spec.services, spec.namespaces, spec.trust_domain, control_plane.gateways),
+        egress=plan_egress(spec.egress, control_plane.gateways, spec.root_namespace, spec.cluster_domain),
+        access=plan_access(spec.services, spec.namespaces, spec.trust_domain, control_plane.gateways,
+                           spec.end_user_auth, spec.root_namespace),
         observability=plan_observability(
             spec.observability, spec.root_namespace, spec.cluster_domain,
             namespaces_created_before_observability(spec), nodeless,
+            require_pinned=spec.production and not spec.allow_mutable_tags,
         ),
     )
 
 
 __all__ = (
+    "CACERTS_KEYS",
+    "CACERTS_SECRET",
     "CONCERNS",
     "GRAFANA_PASSWORD_CONFIG",
     "INJECTION_LABELS",
@@ -84,9 +95,11 @@ __all__ = (
     "plan",
     "plan_access",
     "plan_control_plane",
+    "plan_egress",
     "plan_injection",
     "plan_mtls",
     "plan_observability",
     "plan_traffic",
     "required_secret_config",
+    "with_cacerts",
 )

@@ -9,7 +9,7 @@ from typing import Any
 from ..spec import ChartRepository, ControlPlaneSpec, GatewayKind, IstioImage, Resources
 from ..spec.control_plane import version_key
 from .charts import release
-from .images import ISTIO_HUB, istio_reference
+from .images import ISTIO_HUB, cni_image, istiod_image, proxy_image, with_digest, ztunnel_image
 from .model import ConcernPlan, KubeObject, deep_merge, prune
 from .naming import metadata
 
@@ -90,16 +90,41 @@ def istiod_values(
             "defaultPodDisruptionBudget": {"enabled": ha.pod_disruption_budget},
         },
     }
-    pilot = installed.image_digests.get(IstioImage.PILOT)
-    if pilot is not None:  # the chart takes `image` as the whole reference when it contains a "/"
-        values["image"] = istio_reference(IstioImage.PILOT, installed.version, pilot)
-    proxy = installed.image_digests.get(IstioImage.PROXYV2)
-    if proxy is not None:  # the injection templates take a whole reference the same way (sidecar, init, gateway)
-        reference = istio_reference(IstioImage.PROXYV2, installed.version, proxy)
-        values["global"]["proxy"]["image"] = reference
-        values["global"]["proxy_init"] = {"image": reference}
     merged = deep_merge(deep_merge(prune(values), webhook_values(nodeless)), control_plane.istiod_values)
-    return deep_merge(merged, installed.istiod_values)
+    merged = deep_merge(merged, installed.istiod_values)
+    # Digests go in last, onto the image the chart would build from the merged values (a user's global.hub,
+    # global.tag or image included): a value containing "/" is taken whole by the deployment template and by the
+    # injection templates (sidecar, istio-init, gateway).
+    pilot = installed.image_digests.get(IstioImage.PILOT)
+    if pilot is not None:
+        merged["image"] = with_digest(istiod_image(merged), pilot)
+    proxy = installed.image_digests.get(IstioImage.PROXYV2)
+    if proxy is not None:
+        init = with_digest(proxy_image(merged, init=True), proxy)
+        merged.setdefault("global", {}).setdefault("proxy", {})["image"] = with_digest(proxy_image(merged), proxy)
+        merged["global"].setdefault("proxy_init", {})["image"] = init
+    return merged
+
+
+def cni_values(control_plane: ControlPlaneSpec) -> dict[str, Any]:
+    """Values of the cni chart (ambient mode): the default revision's images, the install-cni digest applied to
+    the image the chart builds (see :func:`istiod_values`)."""
+    default = control_plane.installed_revisions[control_plane.revision_name]
+    values: dict[str, Any] = {"profile": "ambient", "global": {"hub": ISTIO_HUB, "tag": default.version}}
+    digest = control_plane.image_digests.get(IstioImage.INSTALL_CNI)
+    if digest is not None:  # a whole reference (with a "/") replaces hub/image:tag in the chart
+        values["image"] = with_digest(cni_image(values), digest)
+    return values
+
+
+def ztunnel_values(control_plane: ControlPlaneSpec) -> dict[str, Any]:
+    """Values of the ztunnel chart, whose image settings are top-level values."""
+    default = control_plane.installed_revisions[control_plane.revision_name]
+    values: dict[str, Any] = {"revision": default.name, "hub": ISTIO_HUB, "tag": default.version}
+    digest = control_plane.image_digests.get(IstioImage.ZTUNNEL)
+    if digest is not None:
+        values["image"] = with_digest(ztunnel_image(values), digest)
+    return values
 
 
 def gateway_values(name: str, control_plane: ControlPlaneSpec) -> dict[str, Any]:
@@ -155,36 +180,33 @@ def plan_control_plane(
     }
 
     def add(key: str, chart: str, version: str, namespace: str, values: dict[str, Any], depends_on: tuple[str, ...],
-            chart_source: ChartRepository | None = None, resource_key: str | None = None) -> None:
+            chart_source: ChartRepository | None = None, resource_key: str | None = None,
+            owner: str | None = None) -> None:
+        # A revision's own chart source is configured under it (`owner`), every other one at controlPlane.charts.
+        where = (f"mesh.controlPlane.revisions.{owner}.charts" if chart_source is not None
+                 else "mesh.controlPlane.charts")
         item = release(key, chart, version, chart_source or source, namespace, values, depends_on,
-                       skip_await=nodeless)
+                       skip_await=nodeless, where=where)
         plan.releases.append(dataclasses.replace(item, resource_key=resource_key))
 
     # One base chart (the CRDs) for every revision, from the newest: CRDs are backward compatible.
     newest = max(revisions.values(), key=lambda r: version_key(r.version))
-    add("istio-base", "base", newest.version, ns, base_values, root_ns, newest.charts)
+    add("istio-base", "base", newest.version, ns, base_values, root_ns, newest.charts, owner=newest.name)
     several = bool(control_plane.revisions)
     for revision in revisions.values():
         add(revision.release, "istiod", revision.version, ns,
             istiod_values(control_plane, trust_domain, tracing, nodeless, revision.name), ("istio-base",),
-            revision.charts, resource_key=SHARED_ISTIOD_KEY if several else None)
+            revision.charts, resource_key=SHARED_ISTIOD_KEY if several else None, owner=revision.name)
     istiods = tuple(revision.release for revision in revisions.values())
     last = istiods
     if control_plane.ambient:
-        pinned: dict[str, Any] = {"global": {"hub": ISTIO_HUB, "tag": default.version}}
-        cni_digest = control_plane.image_digests.get(IstioImage.INSTALL_CNI)
-        if cni_digest is not None:  # a whole reference (with a "/") replaces hub/image:tag in the chart
-            pinned["image"] = istio_reference(IstioImage.INSTALL_CNI, default.version, cni_digest)
-        add("istio-cni", "cni", default.version, ns, {"profile": "ambient", **pinned}, istiods, default.charts)
-        # ztunnel's image settings are top-level values.
-        ztunnel: dict[str, Any] = {"revision": default.name, "hub": ISTIO_HUB, "tag": default.version}
-        ztunnel_digest = control_plane.image_digests.get(IstioImage.ZTUNNEL)
-        if ztunnel_digest is not None:
-            ztunnel["image"] = istio_reference(IstioImage.ZTUNNEL, default.version, ztunnel_digest)
-        add("ztunnel", "ztunnel", default.version, ns, ztunnel, ("istio-cni",), default.charts)
+        add("istio-cni", "cni", default.version, ns, cni_values(control_plane), istiods, default.charts,
+            owner=default.name)
+        add("ztunnel", "ztunnel", default.version, ns, ztunnel_values(control_plane), ("istio-cni",),
+            default.charts, owner=default.name)
         last = ("ztunnel",)
     for name, gateway in sorted(control_plane.gateways.items()):
         depends = last if gateway.namespace in managed_namespaces else (*last, f"Namespace/{gateway.namespace}")
         add(name, "gateway", default.version, gateway.namespace, gateway_values(name, control_plane), depends,
-            default.charts)
+            default.charts, owner=default.name)
     return plan

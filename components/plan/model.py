@@ -68,6 +68,19 @@ class HelmRelease:
     #: one, so an object that moves from one revision's chart to another's (a revision tag's webhook) keeps its
     #: identity and is updated, never deleted after being created.
     resource_key: str | None = None
+    #: Image digests by repository (registry included): every container image of the rendered objects whose
+    #: repository is here is registered as ``repository:tag@digest`` (see :func:`~.images.pin_images`).
+    image_digests: Mapping[str, str] = field(default_factory=dict)
+    #: Refuse (fail the preview on) a rendered container image left without a digest: a production stack that does
+    #: not accept mutable tags.
+    require_pinned: bool = False
+    #: Have Helm verify the chart's provenance file (``.prov``) against :attr:`keyring` when it fetches the chart.
+    verify: bool = False
+    #: Public keyring file Helm verifies with (default: Helm's own).
+    keyring: str | None = None
+    #: The SHA-256 the configuration expects of a local chart, checked when the plan was made (see
+    #: :func:`~.charts.chart_sha256`).
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,11 @@ class ManifestFile:
     depends_on: tuple[str, ...] = ()
     #: Do not wait for the file's workloads to become ready (a node-less cluster: pods never run).
     skip_await: bool = False
+    #: Image digests by repository, applied to the file's objects as they are registered (see
+    #: :attr:`HelmRelease.image_digests`).
+    image_digests: Mapping[str, str] = field(default_factory=dict)
+    #: Refuse an object of the file whose container image has no digest (see :attr:`HelmRelease.require_pinned`).
+    require_pinned: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,9 @@ class PlannedSecret:
     literal: dict[str, str]
     #: Data key -> name of the Pulumi secret config key that supplies it.
     from_config: dict[str, str]
+    #: Data key -> name of a value the stack itself produces at deploy time and keeps secret (the generated CA's
+    #: certificates and key, :data:`~.identity.GENERATED_VALUES`); never in the plan.
+    from_outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -123,7 +144,7 @@ class ConcernPlan:
         raise KeyError(key)
 
 
-CONCERNS = ("control_plane", "injection", "mtls", "traffic", "access", "observability")
+CONCERNS = ("control_plane", "injection", "mtls", "traffic", "egress", "access", "observability")
 
 
 @dataclass
@@ -136,6 +157,9 @@ class MeshPlan:
     traffic: ConcernPlan
     access: ConcernPlan
     observability: ConcernPlan
+    #: External services (ServiceEntries, TLS origination, egress gateway routing); last so that positional
+    #: constructions of the other six keep their meaning.
+    egress: ConcernPlan = field(default_factory=ConcernPlan)
 
     def concerns(self) -> Iterator[tuple[str, ConcernPlan]]:
         """``(name, plan)`` for each concern, in installation order."""
@@ -172,17 +196,22 @@ class MeshPlan:
                         "dependsOn": list(release.depends_on),
                         "values": copy.deepcopy(release.values),
                         **({"skipAwait": True} if release.skip_await else {}),
+                        **({"imageDigests": dict(release.image_digests)} if release.image_digests else {}),
+                        **({"verify": True, "keyring": release.keyring} if release.verify else {}),
+                        **({"sha256": release.sha256} if release.sha256 else {}),
                     }
                     for release in concern.releases
                 ],
                 "manifests": [
                     {"name": m.key, "path": m.path, "dependsOn": list(m.depends_on),
-                     **({"skipAwait": True} if m.skip_await else {})}
+                     **({"skipAwait": True} if m.skip_await else {}),
+                     **({"imageDigests": dict(m.image_digests)} if m.image_digests else {})}
                     for m in concern.manifests
                 ],
                 "objects": [copy.deepcopy(item.manifest) for item in concern.objects],
                 "secrets": [
-                    {"namespace": s.namespace, "name": s.name, "fromSecretConfig": dict(s.from_config)}
+                    {"namespace": s.namespace, "name": s.name, "fromSecretConfig": dict(s.from_config),
+                     **({"fromOutputs": dict(s.from_outputs)} if s.from_outputs else {})}
                     for s in concern.secrets
                 ],
             }

@@ -77,12 +77,16 @@ def endpoints(observability: ObservabilitySpec, cluster_domain: str = "cluster.l
 
 
 def _release(name: str, addon: AddonSpec, namespace: str, values: dict[str, Any], depends_on: tuple[str, ...] = (),
-             skip_await: bool = False) -> HelmRelease:
+             skip_await: bool = False, require_pinned: bool = False) -> HelmRelease:
     upstream = UPSTREAM[name]
     source = addon.repository or ChartRepository(url=upstream.repository)
     version = addon.chart_version or upstream.version
+    # The upstream charts each name their image values differently (Grafana's `image.sha`, Kiali's
+    # `deployment.image_digest`, …) and the plan does not fetch them: the digests are applied to the rendered
+    # objects instead, the same way for every chart (and for the sample manifests).
     return release(name, upstream.chart, version, source, namespace, deep_merge(values, addon.values), depends_on,
-                   skip_await=skip_await)
+                   skip_await=skip_await, where=f"mesh.observability.{name}.repository",
+                   image_digests=addon.image_digests, require_pinned=require_pinned and not addon.allow_mutable_tags)
 
 
 def _prometheus_values() -> dict[str, Any]:
@@ -196,13 +200,15 @@ def telemetry(spec: ObservabilitySpec, root_namespace: str, tracing: TracingProv
 def plan_observability(
     observability: ObservabilitySpec | None, root_namespace: str = "istio-system",
     cluster_domain: str = "cluster.local", existing_namespaces: frozenset[str] = frozenset(),
-    nodeless: bool = False,
+    nodeless: bool = False, require_pinned: bool = False,
 ) -> ConcernPlan:
     """Add-on charts or sample manifests (Prometheus, Jaeger, Grafana, then Kiali pointed at all three) and the
     Telemetry resource.
 
     ``existing_namespaces`` are namespaces created elsewhere (control plane, injection), not created again.
     ``nodeless``: the cluster runs no pods, so nothing waits for the add-ons to become ready.
+    ``require_pinned``: a production stack that does not accept mutable tags: an add-on object whose container
+    image has no digest fails the preview (unless the add-on sets ``allowMutableTags``).
     """
     plan = ConcernPlan()
     if observability is None:
@@ -220,9 +226,12 @@ def plan_observability(
         addon: AddonSpec = getattr(spec, name)
         if addon.manifest is not None:
             path = os.path.expanduser(addon.manifest)
-            plan.manifests.append(ManifestFile(name, path, depends_on, skip_await=nodeless))
+            plan.manifests.append(ManifestFile(name, path, depends_on, skip_await=nodeless,
+                                               image_digests=dict(addon.image_digests),
+                                               require_pinned=require_pinned and not addon.allow_mutable_tags))
             return
-        plan.releases.append(_release(name, addon, ns, values, depends_on, skip_await=nodeless))
+        plan.releases.append(_release(name, addon, ns, values, depends_on, skip_await=nodeless,
+                                      require_pinned=require_pinned))
 
     if "prometheus" in installs:
         add("prometheus", _prometheus_values())

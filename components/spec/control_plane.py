@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from ..versions import DEFAULT_ISTIO_VERSION
 from .base import DNS_LABEL_PATTERN, INT32_MAX, DnsLabel, DnsSubdomain, ImageDigest, Model
+from .ingress import CertManagerSpec, GatewayApi, IngressTls
 
 
 class IstioImage(str, enum.Enum):
@@ -27,6 +28,20 @@ class IstioImage(str, enum.Enum):
 REVISION_IMAGES = (IstioImage.PILOT, IstioImage.PROXYV2)
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_sha256(value: str) -> str:
+    if not _SHA256.fullmatch(value):
+        raise ValueError("must be a SHA-256 digest: 64 lower-case hex digits (no sha256: prefix), e.g. from "
+                         "sha256sum, or from the SBOM of the stack (python -m mesh_rollout.show <stack> --sbom)")
+    return value
+
+
+#: A SHA-256 digest as 64 lower-case hex digits.
+Sha256Hex = Annotated[str, AfterValidator(_check_sha256)]
+
+
 class ChartRepository(Model):
     """Where Helm charts come from. One string decides the kind of source.
 
@@ -37,6 +52,36 @@ class ChartRepository(Model):
 
     url: str = Field(description="Repository URL (https://, oci://) or local directory holding the charts.")
     plain_http: bool = Field(default=False, description="Use plain HTTP for an OCI registry (mirrors in a lab).")
+    verify: bool = Field(
+        default=False,
+        description="Have Helm verify each chart's provenance (.prov signature and the archive's SHA-256 in it) "
+        "when it fetches the chart from an https:// or oci:// source; fails when the source publishes no .prov "
+        "file. Not for local directories (use sha256).",
+    )
+    keyring: str | None = Field(
+        default=None,
+        description="Public keyring file (GnuPG, e.g. ~/.gnupg/pubring.gpg exported keys) Helm verifies with; "
+        "default: Helm's. Needs verify.",
+    )
+    sha256: dict[str, Sha256Hex] = Field(
+        default_factory=dict,
+        description="Local directories only: expected SHA-256 of each chart, by chart name (e.g. {istiod: "
+        "\"…64 hex…\"}): of the file for a packaged chart (<name> is a .tgz file; what sha256sum prints), of the "
+        "tree for an unpacked one (see README \"Chart provenance\"; the SBOM prints the digest it finds). Checked "
+        "before anything is registered.",
+    )
+
+    @model_validator(mode="after")
+    def _provenance_fits_the_source(self) -> ChartRepository:
+        if self.kind == "local" and self.verify:
+            raise ValueError("verify checks the .prov file Helm fetches next to a chart from a repository or "
+                             "registry; a local directory has none: give its digests in sha256 instead")
+        if self.keyring is not None and not self.verify:
+            raise ValueError("keyring is only read when verify is true: set verify: true or remove keyring")
+        if self.sha256 and self.kind != "local":
+            raise ValueError(f"sha256 is checked on local charts only; a {self.kind} source is verified by Helm's "
+                             "provenance: use verify (and keyring) instead")
+        return self
 
     @property
     def kind(self) -> str:
@@ -113,8 +158,18 @@ class GatewaySpec(Model):
     autoscale_max: int | None = Field(default=None, ge=1, le=INT32_MAX, description="Autoscaler maximum; unset = off.")
     service_type: str = Field(default="LoadBalancer", description="Kubernetes Service type of the gateway.")
     tls_secret: DnsSubdomain | None = Field(
-        default=None, description="Secret (in the gateway namespace) with the TLS certificate; adds an HTTPS server."
+        default=None, description="Shorthand kept from earlier releases: `tls: {credentialName: <secret>, "
+        "httpsRedirect: false}` (HTTPS on 443 and plaintext on 80 for every host); not together with tls."
     )
+    tls: IngressTls | None = Field(
+        default=None, description="TLS of every host exposed through this gateway, unless the exposure gives its own "
+        "(expose.tls): mode, credentialName, minProtocolVersion, httpsRedirect.")
+    cert_manager: CertManagerSpec | None = Field(
+        default=None, description="cert-manager is installed: plan a Certificate (issuer, kind) for each TLS "
+        "credential of this gateway, in its namespace; hosts with TLS and no credentialName get one.")
+    api: GatewayApi = Field(
+        default=GatewayApi.ISTIO, description="istio: an Istio Gateway and VirtualServices; gateway-api: a Gateway API "
+        "Gateway (class istio, bound to this deployment) and HTTPRoutes for the services exposed through it.")
     revision: DnsLabel | None = Field(
         default=None,
         description="Revision or revision tag that injects the gateway's proxies (a tag moves the gateway with it on "
@@ -127,6 +182,22 @@ class GatewaySpec(Model):
         if self.autoscale_max is not None and self.autoscale_max < self.replicas:
             raise ValueError(f"autoscaleMax ({self.autoscale_max}) must be >= replicas ({self.replicas})")
         return self
+
+    @model_validator(mode="after")
+    def _one_tls_form(self) -> GatewaySpec:
+        if self.tls_secret is not None and self.tls is not None:
+            raise ValueError(f"give tlsSecret (shorthand) or tls, not both; expected tls: {{credentialName: "
+                             f"{self.tls_secret}, ...}} alone, got tlsSecret {self.tls_secret!r} and tls")
+        if self.kind is GatewayKind.EGRESS and (self.tls or self.cert_manager or self.api is not GatewayApi.ISTIO):
+            raise ValueError("tls, certManager and api configure ingress; an egress gateway takes none")
+        return self
+
+    def default_tls(self) -> IngressTls | None:
+        """TLS of the hosts exposed through the gateway without their own: ``tls``, or ``tlsSecret`` read as
+        ``{credentialName: <secret>, httpsRedirect: false}`` (what it always planned: HTTPS next to HTTP)."""
+        if self.tls_secret is not None:
+            return IngressTls(credential_name=self.tls_secret, https_redirect=False)
+        return self.tls
 
 
 #: Helm release names the control plane uses itself; a gateway (also a release) cannot take one.

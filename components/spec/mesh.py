@@ -6,9 +6,11 @@ from pydantic import Field
 
 from .base import ClusterDomain, DnsLabel, Model
 from .control_plane import ControlPlaneSpec
+from .egress import ExternalService
+from .identity import CertificateAuthoritySpec
 from .namespaces import NamespaceSpec
 from .observability import ObservabilitySpec
-from .security import MtlsSpec
+from .security import EndUserAuthSpec, MtlsSpec
 from .traffic import ServiceSpec
 
 
@@ -34,6 +36,17 @@ class MeshSpec(Model):
     observability: ObservabilitySpec | None = Field(
         default_factory=ObservabilitySpec, description="Observability stack; null turns it off."
     )
+    egress: dict[DnsLabel, ExternalService] = Field(
+        default_factory=dict,
+        description="External services the mesh may call, by name (ServiceEntries; TLS origination; egress gateway "
+        "routing).")
+    end_user_auth: EndUserAuthSpec = Field(
+        default_factory=EndUserAuthSpec, description="End-user authentication: JWT issuers and where tokens are "
+        "validated.")
+    certificate_authority: CertificateAuthoritySpec = Field(
+        default_factory=CertificateAuthoritySpec,
+        description="The CA istiod signs workload certificates with: Istio's self-signed one (default) or a root "
+        "and intermediate plugged in through the cacerts Secret (README \"Mesh CA\").")
 
     @property
     def root_namespace(self) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from .base import DNS_LABEL_PATTERN, Model
+from .base import DNS_LABEL_PATTERN, ImageDigest, Model
 from .control_plane import ChartRepository
 
 #: The add-ons, in wiring order (Kiali reads the other three).
@@ -19,6 +19,16 @@ SHIPPED_DASHBOARDS = {
     "istio-control-plane": "pilot-dashboard.gen.json",
     "istio-performance": "istio-performance-dashboard.json",
 }
+def _check_repository(repository: str) -> str:
+    if not repository or "@" in repository or ":" in repository.rsplit("/", 1)[-1] or repository != repository.strip():
+        raise ValueError("must be an image repository with its registry and without tag or digest, e.g. "
+                         "docker.io/grafana/grafana (the tag stays as the manifest or chart has it)")
+    return repository
+
+
+#: An image repository with its registry, no tag or digest: ``docker.io/grafana/grafana``.
+ImageRepository = Annotated[str, AfterValidator(_check_repository)]
+
 #: Where Istio's sample add-on manifests install themselves (hard-coded in the samples).
 SAMPLES_NAMESPACE = "istio-system"
 
@@ -33,16 +43,18 @@ class AddonSpec(Model):
     chart_version: str | None = Field(default=None, description="Chart version; default: the pinned version.")
     repository: ChartRepository | None = Field(default=None, description="Chart source; default: upstream repo.")
     values: dict[str, Any] = Field(default_factory=dict, description="Extra chart values, deep-merged last.")
-    images: list[str] = Field(
-        default_factory=list,
-        description="The images this add-on deploys, as full references (registry/repository:tag@sha256:…), once "
-        "you have pinned them through `values` (each upstream chart has its own image values) or in your copy of "
-        "the manifest. Listed in the SBOM; check MR241 requires them, each with a digest, in production stacks.",
+    image_digests: dict[ImageRepository, ImageDigest] = Field(
+        default_factory=dict,
+        description="Digests by image repository, registry included, as the add-on's containers name it (e.g. "
+        "{docker.io/grafana/grafana: \"sha256:…\"}): every container and init container of the add-on that runs "
+        "that repository is deployed as repository:tag@sha256:…. With `manifest`, each repository must be one the "
+        "file's containers run (check MR242). With the chart, the rendered objects are rewritten as they are "
+        "registered, and in a production stack an image of the chart without a digest here fails the preview.",
     )
     allow_mutable_tags: bool = Field(
         default=False,
         description="Accept that this add-on's images are referenced by tag in a production stack (opts out of "
-        "check MR241 for this add-on only).",
+        "check MR241 for this add-on only, and from the preview-time refusal of chart images without a digest).",
     )
     manifest: str | None = Field(
         default=None,
@@ -50,6 +62,18 @@ class AddonSpec(Model):
         "<addon>.yaml of the Istio release; scripts/install-tools.sh copies them). The samples install into "
         "istio-system with their own names and wiring; Istio calls them demos, not production.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _images_became_digests(cls, data: Any) -> Any:
+        # `images` (a list of references the SBOM reported, which changed nothing that was deployed) was replaced by
+        # `imageDigests`; say so instead of the generic unknown-key error a stack written for it would get.
+        if isinstance(data, dict) and "images" in data:
+            raise ValueError(
+                "images was replaced by imageDigests, which pins what is actually deployed: a mapping from image "
+                "repository (registry included) to its sha256 digest, e.g. {docker.io/grafana/grafana: "
+                "\"sha256:…\"}; move each digest of images there and remove images")
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> AddonSpec:
