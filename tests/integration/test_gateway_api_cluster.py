@@ -70,3 +70,18 @@ def test_the_api_server_refuses_what_its_cel_rules_forbid(gateway_api):
     misspelt["spec"]["listenerz"] = []
     refused = dry_run(gateway_api, [misspelt])
     assert refused.returncode != 0 and "listenerz" in refused.stderr, refused.stdout + refused.stderr
+
+
+def test_the_api_server_accepts_the_ambient_waypoint(gateway_api):
+    """Ambient namespaces with a waypoint get a Gateway API Gateway of class istio-waypoint (plan/injection.py)."""
+    from mesh_rollout.plan import plan
+    from mesh_rollout.spec import parse_mesh
+
+    if not gateway_api.exists("namespace", "mesh-ambient"):
+        gateway_api.kubectl("create", "namespace", "mesh-ambient")
+    spec = parse_mesh({"controlPlane": {"install": False, "ambient": True},
+                       "namespaces": {"mesh-ambient": {"mode": "ambient", "waypoint": True, "create": False}}})
+    waypoints = [item.manifest for item in plan(spec).injection.objects if item.manifest["kind"] == "Gateway"]
+    assert [w["spec"]["gatewayClassName"] for w in waypoints] == ["istio-waypoint"]
+    result = dry_run(gateway_api, waypoints)
+    assert result.returncode == 0 and "(server dry run)" in result.stdout, result.stdout + result.stderr
