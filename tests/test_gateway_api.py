@@ -149,15 +149,23 @@ def test_route_settings_map_to_filters_and_timeouts():
     assert [f.code for f in run_checks(parse_mesh(httpbin(traffic))) if f.severity.value == "error"] == []
 
 
-@pytest.mark.parametrize("traffic,tls", [
+#: (traffic, tls) of httpbin covering every kind of Gateway API object and filter the plan makes; the real API
+#: server dry-runs the same cases (tests/integration/test_gateway_api_cluster.py).
+OBJECT_CASES = [
     (None, None),
     (None, {"credentialName": "c", "mode": "MUTUAL", "clientCaSecret": "c-cacert"}),
     ({"split": {"v1": 90, "v2": 10}, "timeout": "250ms"}, {"credentialName": "c", "httpsRedirect": False}),
     ({"matches": [{"name": "m", "uri": {"regex": "/a.*"}, "responseHeaders": {"add": {"x": "y"}},
                    "cors": {"allowOrigins": [{"exact": "https://a.example.com"}], "allowMethods": ["GET"],
-                            "maxAge": "24h"}}],
-      "defaultRoute": {"rewrite": {"authority": "internal.example.com", "uri": "/"}}}, None),
-])
+                            "maxAge": "24h"}},
+                  {"name": "old", "uri": {"exact": "/old"}, "redirect": {"uri": "/new"}},
+                  {"name": "other", "uriPrefix": "/echo", "service": "echo", "version": "v1"}],
+      "defaultRoute": {"rewrite": {"authority": "internal.example.com", "uri": "/"}},
+      "mirror": {"version": "v2", "percent": 10}}, None),
+]
+
+
+@pytest.mark.parametrize("traffic,tls", OBJECT_CASES)
 def test_every_object_validates_against_the_gateway_api_crds(gateway_api_schemas, traffic, tls):
     planned = gateway_api_objects(httpbin(traffic, tls))
     assert planned

@@ -92,16 +92,21 @@ def _versioned(tag: str, variant: str) -> str:
     return f"{tag}-{variant}" if variant else tag
 
 
-def istiod_image(values: Mapping[str, Any]) -> str:
-    """The image the istiod chart runs, as its deployment template builds it: ``image`` whole when it contains a
-    "/", else ``(hub or global.hub)/(image or pilot):(tag or global.tag)[-variant]``."""
+def _chart_image(values: Mapping[str, Any], default: str) -> str:
+    """How the istiod and cni charts build their own image: ``image`` whole when it contains a "/", else
+    ``(hub or global.hub)/(image or <default>):(tag or global.tag)[-variant]``."""
     image = _text(values, "image")
     if "/" in image:
         return image
     hub = _text(values, "hub") or _text(values, "global", "hub")
     tag = _text(values, "tag") or _text(values, "global", "tag")
     variant = _text(values, "variant") or _text(values, "global", "variant")
-    return f"{hub}/{image or 'pilot'}:{_versioned(tag, variant)}"
+    return f"{hub}/{image or default}:{_versioned(tag, variant)}"
+
+
+def istiod_image(values: Mapping[str, Any]) -> str:
+    """The image the istiod chart runs, as its deployment template builds it (pilot by default)."""
+    return _chart_image(values, "pilot")
 
 
 def proxy_image(values: Mapping[str, Any], init: bool = False) -> str:
@@ -120,15 +125,8 @@ def proxy_image(values: Mapping[str, Any], init: bool = False) -> str:
 
 
 def cni_image(values: Mapping[str, Any]) -> str:
-    """The install-cni image of the cni chart: ``image`` whole with a "/", else
-    ``(hub or global.hub)/(image or install-cni):(tag or global.tag)[-variant]``."""
-    image = _text(values, "image")
-    if "/" in image:
-        return image
-    hub = _text(values, "hub") or _text(values, "global", "hub")
-    tag = _text(values, "tag") or _text(values, "global", "tag")
-    variant = _text(values, "variant") or _text(values, "global", "variant")
-    return f"{hub}/{image or 'install-cni'}:{_versioned(tag, variant)}"
+    """The install-cni image of the cni chart (install-cni by default)."""
+    return _chart_image(values, "install-cni")
 
 
 def ztunnel_image(values: Mapping[str, Any]) -> str:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from integration.conftest import Cluster
-from test_gateway_api import CRDS, gateway_api_objects, httpbin
+from test_gateway_api import CRDS, OBJECT_CASES, gateway_api_objects, httpbin
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +34,7 @@ def dry_run(cluster: Cluster, objects: list[dict]):
                            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
 
 
-@pytest.mark.parametrize("traffic,tls", [
-    (None, None),
-    (None, {"credentialName": "c", "mode": "MUTUAL", "clientCaSecret": "c-cacert"}),
-    ({"split": {"v1": 90, "v2": 10}, "timeout": "250ms"}, {"credentialName": "c", "httpsRedirect": False}),
-    ({"matches": [{"name": "m", "uri": {"regex": "/a.*"}, "responseHeaders": {"add": {"x": "y"}},
-                   "cors": {"allowOrigins": [{"exact": "https://a.example.com"}], "allowMethods": ["GET"],
-                            "maxAge": "24h"}},
-                  {"name": "old", "uri": {"exact": "/old"}, "redirect": {"uri": "/new"}},
-                  {"name": "other", "uriPrefix": "/echo", "service": "echo", "version": "v1"}],
-      "defaultRoute": {"rewrite": {"authority": "internal.example.com", "uri": "/"}},
-      "mirror": {"version": "v2", "percent": 10}}, None),
-])
+@pytest.mark.parametrize("traffic,tls", OBJECT_CASES)
 def test_the_api_server_accepts_every_planned_gateway_api_object(gateway_api, traffic, tls):
     planned = gateway_api_objects(httpbin(traffic, tls))
     kinds = {m["kind"] for m in planned}
