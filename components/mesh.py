@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from .mutual_tls import MutualTls, MutualTlsArgs
 from .observability import Observability, ObservabilityArgs
 from .plan import mesh_tracing, namespaces_created_before_observability, required_secret_config
 from .platform import platform_facts, published_data
-from .spec import ConfigError, MeshSpec, Problem, parse_mesh
+from .spec import CONFIG_KEY, ConfigError, MeshSpec, Problem, parse_mesh
 from .traffic import Traffic, TrafficArgs
 
 
@@ -37,13 +38,25 @@ class MeshArgs:
     #: Leave out Secrets built from secret config, with a warning for each (render mode without
     #: ``cluster.renderSecrets``: rendered files would hold them in base64).
     omit_secrets: bool = False
+    #: Where the program keeps this configuration: the first segment of every problem's and warning's path
+    #: (``mesh``, as in a stack file). A program that nests the mesh in its own config, e.g. under
+    #: ``platform.mesh``, says so, and errors point there.
+    config_root: str = CONFIG_KEY
 
 
-def preflight(spec: MeshSpec, secrets: Mapping[str, object], omit_secrets: bool = False) -> list[Finding]:
+def _rooted(finding: Finding, root: str) -> Finding:
+    """``finding`` with its path starting at ``root`` instead of ``mesh``."""
+    if root == CONFIG_KEY or not (finding.path == CONFIG_KEY or finding.path.startswith(CONFIG_KEY + ".")):
+        return finding
+    return dataclasses.replace(finding, path=root + finding.path[len(CONFIG_KEY):])
+
+
+def preflight(spec: MeshSpec, secrets: Mapping[str, object], omit_secrets: bool = False,
+              config_root: str = CONFIG_KEY) -> list[Finding]:
     """Everything that must hold before any resource is registered: no check errors, every secret config key the
     plan needs is set (unless Secrets are left out, ``omit_secrets``). Raises :class:`ConfigError` listing all
-    problems; returns the warnings."""
-    findings = run_checks(spec)
+    problems; returns the warnings. Paths start at ``config_root`` (see :attr:`MeshArgs.config_root`)."""
+    findings = [_rooted(finding, config_root) for finding in run_checks(spec)]
     problems = [finding.as_problem() for finding in errors(findings)]
     for key, needed_by in sorted(required_secret_config(spec).items() if not omit_secrets else []):
         if key not in secrets:
@@ -100,8 +113,8 @@ class Mesh(pulumi.ComponentResource):
     """The add-ons and Telemetry; ``None`` when ``observability`` is null."""
 
     def __init__(self, name: str, args: MeshArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = args.spec if isinstance(args.spec, MeshSpec) else parse_mesh(args.spec)
-        found_warnings = preflight(spec, args.secrets, args.omit_secrets)
+        spec = args.spec if isinstance(args.spec, MeshSpec) else parse_mesh(args.spec, args.config_root)
+        found_warnings = preflight(spec, args.secrets, args.omit_secrets, args.config_root)
         super().__init__("mesh-rollout:index:Mesh", name, None, opts)
         for finding in found_warnings:
             pulumi.log.warn(str(finding), resource=self)

@@ -37,7 +37,8 @@ from .traffic import Traffic, TrafficArgs
 #: Every component the provider constructs. ``checked`` (and ``tracing``) are what ``Mesh`` tells its children: a
 #: program always gets the checks, and tracing comes from an Observability of the same mesh.
 COMPONENTS = (
-    ComponentEntry(Mesh, MeshArgs),
+    # config_root: the provider names the program's property, `spec`, itself.
+    ComponentEntry(Mesh, MeshArgs, frozenset({"config_root"})),
     ComponentEntry(CertificateAuthority, CertificateAuthorityArgs),
     ComponentEntry(ControlPlane, ControlPlaneArgs, frozenset({"checked", "tracing"})),
     ComponentEntry(Injection, InjectionArgs, frozenset({"checked"})),
@@ -90,17 +91,14 @@ def _takes_outputs(hint: Any) -> bool:
 
 
 def property_path(entry: ComponentEntry, config_path: str) -> str:
-    """A problem's config path as the program's property path: ``mesh.services`` is ``spec.services`` (``Mesh``
-    reports from the stack file's ``mesh`` key), ``cluster_domain`` is ``clusterDomain``, and a missing secret
-    config key (``grafanaAdminPassword``) is that key of ``secrets``."""
+    """A problem's config path as the program's property path: ``cluster_domain`` is ``clusterDomain``, and a
+    missing secret config key (``grafanaAdminPassword``) is that key of ``secrets`` (``Mesh`` is built with
+    ``config_root="spec"``, so its paths start at ``spec`` already)."""
     head, _, rest = config_path.partition(".")
     fields = {camel(item.name) for item in dataclasses.fields(entry.args)}
-    if entry.component is Mesh and head == "mesh":
-        head = "spec"
-    elif not rest and camel(head) not in fields and "secrets" in fields:
+    if not rest and camel(head) not in fields and "secrets" in fields:
         return f"secrets.{head}"
-    else:
-        head = camel(head)
+    head = camel(head)
     return f"{head}.{rest}" if rest else head
 
 
@@ -146,6 +144,8 @@ class MeshRolloutProvider(pulumi.provider.Provider):
         if entry is None:
             raise ValueError(f"unknown resource type {resource_type}; this provider has {', '.join(BY_TOKEN)}")
         args = args_from_inputs(entry, inputs)
+        if isinstance(args, MeshArgs):  # problems and warnings at the program's property: spec.services.…
+            args = dataclasses.replace(args, config_root="spec")
         try:
             component = entry.build(name, args, options)
         except ConfigError as error:

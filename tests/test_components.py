@@ -349,3 +349,21 @@ def test_injection_outputs_the_namespaces_and_their_injection_labels():
         "mesh-ambient": {"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint"},
         "shop": {"istio.io/rev": "stable"},
     }
+
+
+def test_mesh_nested_in_a_programs_own_config_reports_at_that_path(caplog):
+    """``config_root``: a program that keeps the mesh under its own key (``platform.mesh``) gets schema errors, check
+    errors and warnings there, not at a ``mesh`` key it does not have."""
+    bad_schema = shop_config()
+    bad_schema["services"]["order"]["traffic"] = {"timeout": "5 s"}
+    problems = refused(lambda: Mesh("m", MeshArgs(spec=bad_schema, config_root="platform.mesh")))
+    assert problems[0].startswith("platform.mesh.services.order.traffic.timeout: must be a duration")
+    bad_check = shop_config()
+    bad_check["services"]["catalog"]["traffic"]["split"] = {"v1": 50, "v9": 50}
+    problems = refused(lambda: Mesh("m", MeshArgs(spec=bad_check, config_root="platform.mesh")))
+    assert any(p.startswith("platform.mesh.services.catalog.traffic.split.v9:") for p in problems), problems
+    warned = shop_config()
+    warned["namespaces"]["shop"]["defaultDeny"] = True
+    run_program(lambda: Mesh("m", MeshArgs(spec=warned, config_root="platform.mesh")))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings and all(w.startswith("platform.mesh.") for w in warnings if "[MR" in w), warnings

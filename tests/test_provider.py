@@ -207,6 +207,14 @@ def test_construct_reports_config_problems_at_property_paths():
     assert caught.value.message.startswith("invalid Mesh inputs")
 
 
+def test_construct_logs_warnings_at_property_paths(caplog):
+    data = shop_config()
+    data["namespaces"]["shop"]["defaultDeny"] = True  # frontend then allows no caller: MR193 warns
+    construct("mesh-rollout:index:Mesh", {"spec": data})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "[MR" in r.getMessage()]
+    assert warnings and all(w.startswith("spec.services.") for w in warnings), warnings
+
+
 def test_construct_reports_a_missing_secret_under_secrets():
     data = shop_config(observability={})  # installs Grafana, which needs its admin password
     with pytest.raises(InputPropertiesError) as caught:
