@@ -236,3 +236,21 @@ def test_readme_examples_mean_what_they_say(gateway_api_schemas):
     for manifest in api.values():
         if manifest["apiVersion"].startswith("gateway.networking.k8s.io/"):
             assert gateway_api_schemas.errors(manifest) == []
+
+
+def test_the_services_traffic_policy_reaches_its_per_version_services(istio_schemas):
+    """HTTPRoutes send a split to <svc>-<version> Services, and Istio applies a DestinationRule by host: the
+    service's circuit breaker and load balancing must be planned for those hosts too, or they silently stop
+    applying to every request the split sends."""
+    traffic = {"split": {"v1": 90, "v2": 10}, "circuitBreaker": {"maxConnections": 10},
+               "loadBalancer": {"simple": "LEAST_REQUEST"}}
+    found = objects(httpbin(traffic))
+    policy = found["DestinationRule/default/httpbin"]["spec"]["trafficPolicy"]
+    assert policy["connectionPool"] == {"tcp": {"maxConnections": 10}}
+    for version in ("v1", "v2"):
+        rule = found[f"DestinationRule/default/httpbin-{version}"]
+        assert rule["spec"] == {"host": f"httpbin-{version}.default.svc.cluster.local", "trafficPolicy": policy}
+        assert istio_schemas.errors(rule) == []
+    # Without a policy there is nothing to carry over: no extra DestinationRules.
+    plain = objects(httpbin({"split": {"v1": 90, "v2": 10}}))
+    assert not [key for key in plain if key.startswith("DestinationRule/default/httpbin-")]

@@ -286,16 +286,30 @@ def _versions_routed(name: str, service: ServiceSpec, services: Mapping[str, Ser
     return {(svc, version) for svc, version in wanted if svc in services and version in services[svc].versions}
 
 
-def _version_services(wanted: set[tuple[str, str]], services: Mapping[str, ServiceSpec]) -> list[KubeObject]:
+def _version_services(wanted: set[tuple[str, str]], services: Mapping[str, ServiceSpec],
+                      cluster_domain: str) -> list[KubeObject]:
+    """A Service per routed version, and, when the service's DestinationRule has a traffic policy (circuit breaker,
+    load balancing, TLS, port policies), a DestinationRule for that Service's host with the same policy: Istio
+    applies a DestinationRule by host, so the service's own would not reach traffic sent to ``<svc>-<version>``."""
+    from .traffic import destination_rule  # imported late: traffic imports this module
+
     objects = []
     for name, version in sorted(wanted):
         service = services[name]
         selector = {**workload_labels(name, service), **version_labels(version, service.versions[version])}
         ports = [prune({"name": port.name, "port": port.port, "appProtocol": port.app_protocol})
                  for port in service.ports]
+        per_version = version_service(name, version)
         objects.append(KubeObject({"apiVersion": "v1", "kind": "Service",
-                                   "metadata": metadata(version_service(name, version), service.namespace),
+                                   "metadata": metadata(per_version, service.namespace),
                                    "spec": {"selector": selector, "ports": ports}}))
+        rule = destination_rule(name, service, cluster_domain)
+        policy = rule["spec"].get("trafficPolicy") if rule is not None else None
+        if rule is not None and policy:
+            host = f"{per_version}.{service.namespace}.svc.{cluster_domain}"
+            objects.append(KubeObject({"apiVersion": rule["apiVersion"], "kind": "DestinationRule",
+                                       "metadata": metadata(per_version, service.namespace),
+                                       "spec": {"host": host, "trafficPolicy": policy}}))
     return objects
 
 
@@ -315,7 +329,7 @@ def service_routes(name: str, service: ServiceSpec, services: Mapping[str, Servi
     gateway = gateways[gateway_name]
     backends = _Backends(service.namespace, services)
     rules = route_rules(name, service, backends)
-    objects = _version_services(_versions_routed(name, service, services), services)
+    objects = _version_services(_versions_routed(name, service, services), services, cluster_domain)
     before = tuple(item.key for item in objects)
     mine = exposed_hosts(gateway_name, gateway, {name: service})
     parents = []
