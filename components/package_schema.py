@@ -184,12 +184,23 @@ class TypeCollector:
 
 
 # ------------------------------------------------------------------------------------------------- python types
+#: What makes a type an input another resource's output may fill: ``pulumi.Input[str]`` is ``str | Awaitable[str] |
+#: Output[str]``.
+_OUTPUT_WRAPPERS = (pulumi.Output, typing.get_origin(typing.Awaitable[str]))
+
+
 def _plain_variants(hint: Any) -> list[Any]:
     """The variants of a union a schema can describe: ``None`` goes (every input is optional in a schema unless
-    required), and so do ``Awaitable``/``Output`` (``pulumi.Input[str]`` is ``str | Awaitable[str] |
-    Output[str]``: the property is a string, which another resource's output may fill)."""
-    wrappers = (pulumi.Output, typing.get_origin(typing.Awaitable[str]))
-    return [arg for arg in typing.get_args(hint) if arg is not type(None) and typing.get_origin(arg) not in wrappers]
+    required), and so do ``Awaitable``/``Output`` (the property is a string, which another resource's output may
+    fill)."""
+    return [arg for arg in typing.get_args(hint)
+            if arg is not type(None) and typing.get_origin(arg) not in _OUTPUT_WRAPPERS]
+
+
+def accepts_outputs(hint: Any) -> bool:
+    """Whether a type hint (from :func:`type_hints`) takes another resource's output anywhere in it, e.g.
+    ``Mapping[str, pulumi.Input[str]]`` or ``PlatformFacts | pulumi.Output[Any] | None``."""
+    return typing.get_origin(hint) in _OUTPUT_WRAPPERS or any(accepts_outputs(arg) for arg in typing.get_args(hint))
 
 
 def python_type(hint: Any, collector: TypeCollector, where: str) -> JsonObject:
@@ -282,5 +293,5 @@ def package_schema(entries: list[ComponentEntry], version: str) -> JsonObject:
     }
 
 
-__all__ = ("ANY", "MODULE", "PACKAGE", "ComponentEntry", "TypeCollector", "attribute_docstrings", "camel",
-           "component_resource", "field_comments", "markdown", "package_schema", "python_type", "type_hints")
+__all__ = ("ANY", "MODULE", "PACKAGE", "ComponentEntry", "TypeCollector", "accepts_outputs", "attribute_docstrings",
+           "camel", "component_resource", "field_comments", "markdown", "package_schema", "python_type", "type_hints")

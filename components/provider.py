@@ -30,7 +30,7 @@ from .injection import Injection, InjectionArgs
 from .mesh import Mesh, MeshArgs
 from .mutual_tls import MutualTls, MutualTlsArgs
 from .observability import Observability, ObservabilityArgs
-from .package_schema import ComponentEntry, camel, package_schema, type_hints
+from .package_schema import ComponentEntry, accepts_outputs, camel, package_schema, type_hints
 from .spec import ConfigError
 from .traffic import Traffic, TrafficArgs
 
@@ -85,11 +85,6 @@ def sorted_keys(value: Any) -> Any:
     return value
 
 
-def _takes_outputs(hint: Any) -> bool:
-    """Whether an args field accepts outputs (``pulumi.Input[...]`` somewhere in its type)."""
-    return "Output" in repr(hint) or "Awaitable" in repr(hint)
-
-
 def property_path(entry: ComponentEntry, config_path: str) -> str:
     """A problem's config path as the program's property path: ``cluster_domain`` is ``clusterDomain``, and a
     missing secret config key (``grafanaAdminPassword``) is that key of ``secrets`` (``Mesh`` is built with
@@ -115,7 +110,7 @@ def args_from_inputs(entry: ComponentEntry, inputs: Mapping[str, Any]) -> Any:
             errors.append({"property_path": key, "reason": f"unknown property; {entry.component.__name__} takes "
                                                           f"{', '.join(sorted(fields))}"})
             continue
-        if _contains_output(value) and not _takes_outputs(hints[item.name]):
+        if _contains_output(value) and not accepts_outputs(hints[item.name]):
             errors.append({"property_path": key, "reason": (
                 "must be known when the program runs (plain values, no other resource's outputs or secrets): "
                 f"{entry.component.__name__} checks the whole configuration before it registers anything")})

@@ -26,7 +26,7 @@ from ..spec.base import duration_nanos
 from ..spec.traffic import HeaderMatch, HeaderOperations, MatchRule, QueryParamMatch, RouteSettings, UriMatch
 from .ingress import ExposedHost, exposed_hosts, redirects, serves_https
 from .model import KubeObject, prune
-from .naming import GATEWAY_API, metadata, version_labels, workload_labels
+from .naming import GATEWAY_API, ISTIO_NETWORKING, metadata, version_labels, workload_labels
 
 GROUP = GATEWAY_API.split("/")[0]
 #: Istio's listener option for client-certificate verification (its secure ingress task, Gateway API tab).
@@ -293,6 +293,10 @@ def _version_services(wanted: set[tuple[str, str]], services: Mapping[str, Servi
     applies a DestinationRule by host, so the service's own would not reach traffic sent to ``<svc>-<version>``."""
     from .traffic import destination_rule  # imported late: traffic imports this module
 
+    policies = {}  # the traffic policy of each service's own DestinationRule, once per service
+    for name in {name for name, _ in wanted}:
+        rule = destination_rule(name, services[name], cluster_domain)
+        policies[name] = rule["spec"].get("trafficPolicy") if rule is not None else None
     objects = []
     for name, version in sorted(wanted):
         service = services[name]
@@ -303,11 +307,10 @@ def _version_services(wanted: set[tuple[str, str]], services: Mapping[str, Servi
         objects.append(KubeObject({"apiVersion": "v1", "kind": "Service",
                                    "metadata": metadata(per_version, service.namespace),
                                    "spec": {"selector": selector, "ports": ports}}))
-        rule = destination_rule(name, service, cluster_domain)
-        policy = rule["spec"].get("trafficPolicy") if rule is not None else None
-        if rule is not None and policy:
+        policy = policies[name]
+        if policy:
             host = f"{per_version}.{service.namespace}.svc.{cluster_domain}"
-            objects.append(KubeObject({"apiVersion": rule["apiVersion"], "kind": "DestinationRule",
+            objects.append(KubeObject({"apiVersion": ISTIO_NETWORKING, "kind": "DestinationRule",
                                        "metadata": metadata(per_version, service.namespace),
                                        "spec": {"host": host, "trafficPolicy": policy}}))
     return objects

@@ -77,6 +77,16 @@ def path_template_problem(path: str) -> str | None:
     return None
 
 
+def check_policy_paths(paths: list[str]) -> list[str]:
+    """``paths`` when Istio accepts each as an AuthorizationPolicy path (not empty, its template rules); else a
+    ValueError naming the first one it refuses."""
+    for path in paths:
+        problem = "a path cannot be empty" if not path else path_template_problem(path)
+        if problem:
+            raise ValueError(f"path {path!r}: {problem}")
+    return paths
+
+
 _IDENTITY = re.compile(r"^(?P<namespace>[a-z0-9-]+)/(?P<service_account>[a-z0-9.-]+)$")
 
 
@@ -112,11 +122,7 @@ class Caller(Model):
     @field_validator("paths")
     @classmethod
     def _path_templates(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            problem = path_template_problem(path)
-            if problem:
-                raise ValueError(f"path {path!r}: {problem}")
-        return paths
+        return check_policy_paths(paths)  # empty entries were refused above, with their own message
 
     @property
     def is_l7(self) -> bool:
@@ -218,11 +224,7 @@ class JwtPolicy(Model):
     @field_validator("except_paths")
     @classmethod
     def _paths(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            problem = "a path cannot be empty" if not path else path_template_problem(path)
-            if problem:
-                raise ValueError(f"path {path!r}: {problem}")
-        return paths
+        return check_policy_paths(paths)
 
     @model_validator(mode="after")
     def _paths_need_requirement(self) -> JwtPolicy:
@@ -292,11 +294,7 @@ class EndUser(Model):
     @field_validator("paths")
     @classmethod
     def _path_templates(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            problem = "a path cannot be empty" if not path else path_template_problem(path)
-            if problem:
-                raise ValueError(f"path {path!r}: {problem}")
-        return paths
+        return check_policy_paths(paths)
 
 
 class AccessSpec(Model):
